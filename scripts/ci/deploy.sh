@@ -1,0 +1,17 @@
+#!/bin/sh
+# CI, pushes to main: deploy one stack. Refresh first, so a server switched by hand
+# (drift) is redeployed; a failed server rolls itself back and fails this step.
+# Usage: scripts/ci/deploy.sh STACK
+set -eu
+stack=${1:?usage: deploy.sh STACK}
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/ci/lib.sh
+. "$here/lib.sh"
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+status=0
+pulumi up --stack "$stack" --refresh --yes --skip-preview --non-interactive >"$out" 2>&1 || status=$?
+cat "$out"
+summary "### pulumi up: $stack" "$out" "$status"
+exit "$status"
