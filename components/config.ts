@@ -86,12 +86,14 @@ const serverSchema = z
     bootstrap: bootstrapSchema,
     mode: z.enum(MODES as [Mode, ...Mode[]], { error: `must be one of ${MODES.join(", ")}` }).default("switch"),
     tags: z.array(z.string().regex(/^[A-Za-z0-9_.-]+$/, { error: "must be letters, digits, '_', '.', '-'" })).default([]),
-    health: healthSchema.default(() => healthSchema.parse({})),
+    health: healthSchema.prefault({}),
     /** Seconds the host waits for Verify's confirmation before the watchdog rolls back by itself. */
     confirmTimeoutSeconds: z.number().int().min(30).max(86400).default(600),
     /** Seconds per SSH dial attempt and the number of failed dials tolerated. */
     perDialTimeoutSeconds: z.number().int().min(1).max(600).default(15),
     dialErrorLimit: z.number().int().min(-1).max(1000).default(10),
+    /** Bump to rotate the deploy key. */
+    deployKeyRotation: z.number().int().min(1).default(1),
   })
   .superRefine((s, ctx) => {
     if (SHELL_METACHARACTERS.test(s.host)) ctx.addIssue({ code: "custom", path: ["host"], message: metacharMessage(s.host, "hostname or IP address") });

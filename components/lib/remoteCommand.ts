@@ -96,12 +96,16 @@ export function renderVerify(user: string, a: VerifyArgs): string {
 }
 
 /**
- * Installs `line` into the SSH user's own ~/.ssh/authorized_keys unless an identical line is there:
- * copy to a temp file, append, mv into place (atomic, like colmena's key uploader). Runs as the SSH
- * user, so no sudo. The key is an argument; it is public.
+ * Installs `line` into the SSH user's own ~/.ssh/authorized_keys: drops older lines ending in the
+ * same `marker` comment (a rotated deploy key), appends `line`, and replaces the file with mv only when
+ * it changed (atomic, like colmena's key uploader). Runs as the SSH user, so no sudo. Both arguments
+ * are public.
  */
-export function renderInstallKey(line: string): string {
+export function renderInstallKey(line: string, marker: string): string {
   if (/[\r\n]/.test(line)) throw new Error("authorized_keys line must be a single line");
+  if (!/^[A-Za-z0-9@_.-]+$/.test(marker) || !line.endsWith(` ${marker}`)) {
+    throw new Error(`key marker ${JSON.stringify(marker)} must be a plain word ending the key line`);
+  }
   const script = [
     "set -eu",
     "umask 077",
@@ -109,17 +113,16 @@ export function renderInstallKey(line: string): string {
     'f="$d/authorized_keys"',
     'mkdir -p "$d"',
     'touch "$f"',
-    'if grep -qxF "$1" "$f"; then echo "nhs-result status=ok key=present"; exit 0; fi',
     't=$(mktemp "$d/.authorized_keys.XXXXXX")',
-    'cat "$f" > "$t"',
-    // Keep the file newline-terminated before appending.
+    'trap "rm -f \\"\\$t\\"" EXIT',
+    // grep exits 1 when every line is dropped; only 2 is an error.
+    'grep -v -e " $2\\$" "$f" > "$t" || [ "$?" -eq 1 ]',
     // $(...) drops a trailing newline, so a non-empty result means the last line is unterminated.
     'if [ -n "$(tail -c 1 "$t")" ]; then echo >> "$t"; fi',
     'printf "%s\\n" "$1" >> "$t"',
-    'mv "$t" "$f"',
-    'echo "nhs-result status=ok key=installed"',
+    'if cmp -s "$t" "$f"; then echo "nhs-result status=ok key=present"; else mv "$t" "$f"; echo "nhs-result status=ok key=installed"; fi',
   ].join("; ");
-  return `sh -c ${shellQuote(script)} nhs-install-key ${shellQuote(line)}`;
+  return `sh -c ${shellQuote(script)} nhs-install-key ${shellQuote(line)} ${shellQuote(marker)}`;
 }
 
 /** Run over the deploy key: proves passwordless login works and that `sudo -n` is allowed. */
