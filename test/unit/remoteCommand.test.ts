@@ -102,3 +102,20 @@ describe("install-key snippet, run for real in a temporary HOME", () => {
     }
   });
 });
+
+describe("inline snippets pass shellcheck", () => {
+  // The body of `sh -c '<body>'`, unquoted exactly as the remote shell sees it.
+  function body(command: string): string {
+    const m = command.match(/sh -c ('(?:[^']|'\\'')*')/);
+    if (!m) throw new Error(`no sh -c in ${command}`);
+    return execFileSync("sh", ["-c", `printf %s ${m[1]}`], { encoding: "utf8" });
+  }
+  it.each([
+    ["sync bootstrap", renderSyncBootstrap("deploy", H, 3)],
+    ["install key", renderInstallKey("ssh-ed25519 AAAA nhs-deploy@x", "nhs-deploy@x")],
+  ])("%s", (_label, command) => {
+    const r = spawnSync("shellcheck", ["-s", "sh", "-"], { input: `#!/bin/sh\n${body(command)}\n`, encoding: "utf8" });
+    expect(r.stdout).toBe("");
+    expect(r.status).toBe(0);
+  });
+});
