@@ -1,0 +1,262 @@
+// Stack configuration: schema, safe defaults, and validation that reports every problem at once.
+import { z } from "zod";
+import { MODES, Mode } from "./mode";
+import { SHELL_METACHARACTERS } from "./lib/shell";
+import { ed25519KeyProblem } from "./lib/sshKey";
+
+export const PROJECT = "nixos-home-server";
+
+/** A reference to a secret stack config key; secrets are never written inline in the server object. */
+const secretRef = z.strictObject({
+  secretKey: z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]*(:[A-Za-z][A-Za-z0-9_.-]*)?$/, {
+    error: "must be a config key name such as \"nixosProdPassword\"",
+  }),
+});
+
+const inlineSecretHint = (what: string) =>
+  `must be { secretKey: "<config key>" }; never put the ${what} inline, store it with \`pulumi config set --secret <key> ...\``;
+
+const bootstrapSchema = z
+  .strictObject({
+    /** Use an SSH agent; `socket` defaults to $SSH_AUTH_SOCK. */
+    agent: z.strictObject({ socket: z.string().startsWith("/", { error: "must be an absolute path" }).optional() }).optional(),
+    /** Read a private key file on the deploying machine. */
+    keyFile: z
+      .strictObject({
+        path: z.string().min(1),
+        passphrase: secretRef.optional(),
+      })
+      .optional(),
+    /** A password kept as a secret config key. */
+    password: z.any().optional(),
+  })
+  .superRefine((b, ctx) => {
+    const given = (["agent", "keyFile", "password"] as const).filter((k) => b[k] !== undefined);
+    if (given.length !== 1) {
+      ctx.addIssue({
+        code: "custom",
+        message: `give exactly one of agent, keyFile or password (got ${given.length === 0 ? "none" : given.join(", ")})`,
+      });
+    }
+    if (b.password !== undefined) {
+      const r = secretRef.safeParse(b.password);
+      if (!r.success) ctx.addIssue({ code: "custom", path: ["password"], message: inlineSecretHint("password") });
+    }
+  });
+
+const httpCheck = z.strictObject({
+  url: z.string().regex(/^https?:\/\/[^\s'"`$\\]+$/, { error: "must be an http:// or https:// URL without spaces or quotes" }),
+  status: z.number().int().min(100).max(599).default(200),
+});
+
+const healthSchema = z.strictObject({
+  /** systemd units that must be active. */
+  units: z
+    .array(z.string().regex(/^[A-Za-z0-9@_.:-]+\.(service|socket|target|timer|mount|path)$/, { error: "must be a systemd unit name such as nginx.service" }))
+    .default([]),
+  http: z.array(httpCheck).default([]),
+  /** Shell commands run on the host with `sh -c`; exit 0 = healthy. */
+  commands: z.array(z.string().min(1).refine((c) => !/[\r\n]/.test(c), { error: "must be one line" })).default([]),
+  /** `fail`: new `journalctl -p err` lines since the switch fail the deploy; `ignore`: reported only. */
+  journal: z.enum(["fail", "ignore"]).default("fail"),
+  retries: z.number().int().min(1).max(100).default(5),
+  intervalSeconds: z.number().int().min(1).max(3600).default(5),
+  timeoutSeconds: z.number().int().min(1).max(3600).default(10),
+  minFreeMb: z.number().int().min(0).default(1024),
+});
+
+const SAFE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+const SAFE_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
+const SAFE_HOST = /^([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$|^[0-9A-Fa-f:]+$/;
+
+function metacharMessage(value: string, what: string): string {
+  const bad = [...new Set([...value].filter((c) => SHELL_METACHARACTERS.test(c)))].map((c) => JSON.stringify(c)).join(" ");
+  return `${JSON.stringify(value)} contains shell metacharacters (${bad}); use a plain ${what}`;
+}
+
+const serverSchema = z
+  .strictObject({
+    /** The nixosConfigurations attribute and nixos/hosts/<name>/ directory. */
+    name: z.string().regex(SAFE_NAME, { error: "must be lowercase letters, digits and '-', starting with a letter (it is a flake attribute and a hostname)" }),
+    host: z.string().min(1).max(253),
+    port: z.number().int().min(1).max(65535).default(22),
+    user: z.string().min(1),
+    /** The host's ed25519 key, authorized_keys format. */
+    hostKey: z.string(),
+    bootstrap: bootstrapSchema,
+    mode: z.enum(MODES as [Mode, ...Mode[]], { error: `must be one of ${MODES.join(", ")}` }).default("switch"),
+    tags: z.array(z.string().regex(/^[A-Za-z0-9_.-]+$/, { error: "must be letters, digits, '_', '.', '-'" })).default([]),
+    health: healthSchema.prefault({}),
+    /** Seconds the host waits for Verify's confirmation before the watchdog rolls back by itself. */
+    confirmTimeoutSeconds: z.number().int().min(30).max(86400).default(600),
+    /** Seconds per SSH dial attempt and the number of failed dials tolerated. */
+    perDialTimeoutSeconds: z.number().int().min(1).max(600).default(15),
+    dialErrorLimit: z.number().int().min(-1).max(1000).default(10),
+    /** Bump to rotate the deploy key. */
+    deployKeyRotation: z.number().int().min(1).default(1),
+  })
+  .superRefine((s, ctx) => {
+    if (SHELL_METACHARACTERS.test(s.host)) ctx.addIssue({ code: "custom", path: ["host"], message: metacharMessage(s.host, "hostname or IP address") });
+    else if (!SAFE_HOST.test(s.host)) ctx.addIssue({ code: "custom", path: ["host"], message: `${JSON.stringify(s.host)} is not a hostname or IP address` });
+    if (SHELL_METACHARACTERS.test(s.user)) ctx.addIssue({ code: "custom", path: ["user"], message: metacharMessage(s.user, "user name") });
+    else if (!SAFE_USER.test(s.user)) ctx.addIssue({ code: "custom", path: ["user"], message: `${JSON.stringify(s.user)} is not a valid user name (lowercase letters, digits, '_', '-')` });
+
+    const keyscan = `run \`ssh-keyscan -t ed25519 -p ${s.port} ${SAFE_HOST.test(s.host) ? s.host : "<host>"}\` from a trusted network and paste the "ssh-ed25519 AAAA..." part`;
+    if (/REPLACE|CHANGE|TODO|XXX|<.*>|\.\.\./i.test(s.hostKey)) {
+      ctx.addIssue({ code: "custom", path: ["hostKey"], message: `is a placeholder, not a host key; ${keyscan}` });
+    } else {
+      const problem = ed25519KeyProblem(s.hostKey);
+      if (problem) ctx.addIssue({ code: "custom", path: ["hostKey"], message: `${problem}; ${keyscan}` });
+    }
+
+    const worst = worstCaseVerifySeconds(s.health);
+    if (s.confirmTimeoutSeconds <= worst) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["confirmTimeoutSeconds"],
+        message: `${s.confirmTimeoutSeconds}s is not larger than the worst-case verify time of ${worst}s (health: ${checkCount(s.health)} checks × ${s.health.timeoutSeconds}s timeout × ${s.health.retries} retries + intervals); the watchdog would roll back a healthy deploy. Raise confirmTimeoutSeconds above ${worst} or lower health.retries/timeoutSeconds`,
+      });
+    }
+  });
+
+const fleetSchema = z.strictObject({
+  /** Servers deployed at once; each batch waits for the previous batch's Verify. */
+  parallelism: z.number().int().min(1).max(64).default(1),
+  /** Releases kept in /var/lib/nixos-home-server/releases (current and previous are always kept). */
+  keepReleases: z.number().int().min(2).max(100).default(3),
+  /** System generations kept by deploy.sh (current and booted are always kept). */
+  keepGenerations: z.number().int().min(2).max(1000).default(10),
+});
+
+export type HealthConfig = z.output<typeof healthSchema>;
+export type ServerConfig = z.output<typeof serverSchema>;
+export type FleetConfig = z.output<typeof fleetSchema>;
+export type BootstrapConfig = ServerConfig["bootstrap"];
+
+/** Checks verify.sh runs per attempt: the listed ones plus `systemctl --failed`, disk and journal. */
+export function checkCount(h: HealthConfig): number {
+  return h.units.length + h.http.length + h.commands.length + 3;
+}
+
+/** Upper bound of verify.sh's run time: every check times out on every retry, with the waits between. */
+export function worstCaseVerifySeconds(h: HealthConfig): number {
+  return h.retries * checkCount(h) * h.timeoutSeconds + (h.retries - 1) * h.intervalSeconds;
+}
+
+export interface StackConfig {
+  servers: ServerConfig[];
+  fleet: FleetConfig;
+}
+
+export interface ValidationContext {
+  /** Names of nixos/hosts/<name>/ directories that have a default.nix. */
+  hostDirectories: readonly string[];
+  /** Full names ("project:key") of config keys set in the stack, to check secret references. */
+  configKeys?: ReadonlySet<string>;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+function pathText(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const p of path) out += typeof p === "number" ? `[${p}]` : `${out === "" ? "" : "."}${String(p)}`;
+  return out;
+}
+
+function issueText(issue: z.core.$ZodIssue): string {
+  if (issue.code === "unrecognized_keys") {
+    return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => JSON.stringify(k)).join(", ")} (check the spelling; see the config reference)`;
+  }
+  if (issue.code === "invalid_type" && /received undefined$/.test(issue.message)) return "is required";
+  return issue.message;
+}
+
+/** Resolves a secretKey reference to its full "project:key" config name. */
+export function fullConfigKey(secretKey: string): string {
+  return secretKey.includes(":") ? secretKey : `${PROJECT}:${secretKey}`;
+}
+
+/**
+ * Validates `servers` and `fleet` as read from stack config. Throws one ConfigError listing every
+ * problem as `servers[1] "nixos-prod": host: ...`, so the user fixes them all in one go.
+ */
+export function parseStackConfig(raw: { servers: unknown; fleet: unknown }, context: ValidationContext): StackConfig {
+  const problems: string[] = [];
+  let servers: ServerConfig[] = [];
+  let fleet: FleetConfig | undefined;
+
+  const fleetResult = fleetSchema.safeParse(raw.fleet ?? {});
+  if (fleetResult.success) fleet = fleetResult.data;
+  else for (const i of fleetResult.error.issues) problems.push(`fleet: ${i.path.length ? `${pathText(i.path)}: ` : ""}${issueText(i)}`);
+
+  if (!Array.isArray(raw.servers) || raw.servers.length === 0) {
+    problems.push(`servers: must be a non-empty list; set \`${PROJECT}:servers\` in Pulumi.<stack>.yaml`);
+  } else {
+    const label = (i: number) => {
+      const n = (raw.servers as unknown[])[i] as { name?: unknown } | null;
+      return `servers[${i}]${n && typeof n === "object" && typeof n.name === "string" ? ` ${JSON.stringify(n.name)}` : ""}`;
+    };
+    raw.servers.forEach((entry, i) => {
+      const r = serverSchema.safeParse(entry);
+      if (!r.success) {
+        for (const issue of r.error.issues) problems.push(`${label(i)}: ${issue.path.length ? `${pathText(issue.path)}: ` : ""}${issueText(issue)}`);
+        return;
+      }
+      const s = r.data;
+      servers.push(s);
+      if (!context.hostDirectories.includes(s.name)) {
+        problems.push(`${label(i)}: name: no nixos/hosts/${s.name}/default.nix, so flake.nix has no nixosConfigurations.${s.name}; create it (copy another host's directory)`);
+      }
+      if (context.configKeys) {
+        const refs: [string, string | undefined][] = [
+          ["bootstrap.password.secretKey", (s.bootstrap.password as { secretKey?: string } | undefined)?.secretKey],
+          ["bootstrap.keyFile.passphrase.secretKey", s.bootstrap.keyFile?.passphrase?.secretKey],
+        ];
+        for (const [field, key] of refs) {
+          if (key !== undefined && !context.configKeys.has(fullConfigKey(key))) {
+            problems.push(`${label(i)}: ${field}: config key "${fullConfigKey(key)}" is not set; run \`pulumi config set --secret ${key} <value>\``);
+          }
+        }
+      }
+    });
+    // Cross-server checks on the raw entries, so they are reported even when other fields are broken.
+    const seenNames = new Map<string, number>();
+    const seenTargets = new Map<string, number>();
+    raw.servers.forEach((entry, i) => {
+      if (!entry || typeof entry !== "object") return;
+      const e = entry as { name?: unknown; host?: unknown; port?: unknown };
+      if (typeof e.name === "string") {
+        const first = seenNames.get(e.name);
+        if (first !== undefined) problems.push(`${label(i)}: name: duplicate of servers[${first}]; server names must be unique`);
+        else seenNames.set(e.name, i);
+      }
+      if (typeof e.host === "string") {
+        const target = `${e.host.toLowerCase()}:${typeof e.port === "number" ? e.port : 22}`;
+        const first = seenTargets.get(target);
+        if (first !== undefined) problems.push(`${label(i)}: host: ${target} is already servers[${first}]; two servers cannot share one host and port`);
+        else seenTargets.set(target, i);
+      }
+    });
+  }
+  if (problems.length > 0 || !fleet) throw new ConfigError(problems);
+  // Narrow the placeholder type of bootstrap.password to the reference it was checked to be.
+  servers = servers.map((s) => ({ ...s, bootstrap: { ...s.bootstrap } }));
+  return { servers, fleet };
+}
+
+/** The password reference of a validated bootstrap, if any. */
+export function bootstrapPasswordKey(b: BootstrapConfig): string | undefined {
+  return (b.password as { secretKey: string } | undefined)?.secretKey;
+}
+
+/** Splits servers into deployment batches of `parallelism`, in stack order. */
+export function batches<T>(servers: readonly T[], parallelism: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < servers.length; i += parallelism) out.push(servers.slice(i, i + parallelism));
+  return out;
+}

@@ -1,0 +1,98 @@
+// Deterministic ed25519 keys in OpenSSH format, derived from a 32-byte seed.
+import { createHash, createPrivateKey, createPublicKey } from "crypto";
+
+const KEY_TYPE = "ssh-ed25519";
+// DER prefix of a PKCS#8 ed25519 private key; the 32-byte seed follows it.
+const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
+
+function sshString(data: Buffer | string): Buffer {
+  const body = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(body.length);
+  return Buffer.concat([len, body]);
+}
+
+function uint32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n >>> 0);
+  return b;
+}
+
+/** The raw 32-byte ed25519 public key for a seed. */
+export function ed25519PublicFromSeed(seed: Buffer): Buffer {
+  if (seed.length !== 32) {
+    throw new Error(`ed25519 seed must be 32 bytes, got ${seed.length}`);
+  }
+  const priv = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: "der", type: "pkcs8" });
+  const spki = createPublicKey(priv).export({ format: "der", type: "spki" });
+  return Buffer.from(spki.subarray(spki.length - 32));
+}
+
+export interface OpenSshKeyPair {
+  /** PEM "OPENSSH PRIVATE KEY" block, unencrypted; treat as a secret. */
+  privateKey: string;
+  /** authorized_keys line: "ssh-ed25519 AAAA... comment". */
+  publicKey: string;
+}
+
+/**
+ * Encodes the key pair for `seed` the way `ssh-keygen` writes it. The two check-ints, random in
+ * ssh-keygen, are taken from a hash of the seed so the same seed always yields the same text and
+ * Pulumi never sees a spurious diff on the secret.
+ */
+export function openSshKeyPairFromSeed(seed: Buffer, comment: string): OpenSshKeyPair {
+  if (/[\r\n]/.test(comment)) {
+    throw new Error("key comment must be a single line");
+  }
+  const pub = ed25519PublicFromSeed(seed);
+  const publicBlob = Buffer.concat([sshString(KEY_TYPE), sshString(pub)]);
+  const checkInt = createHash("sha256").update("nixos-home-server checkint\0").update(seed).digest().readUInt32BE(0);
+  let privateSection = Buffer.concat([
+    uint32(checkInt),
+    uint32(checkInt),
+    sshString(KEY_TYPE),
+    sshString(pub),
+    sshString(Buffer.concat([seed, pub])),
+    sshString(comment),
+  ]);
+  // Pad to the cipher block size (8 for "none") with 1, 2, 3, ... as OpenSSH requires.
+  const padding: number[] = [];
+  for (let i = 1; (privateSection.length + padding.length) % 8 !== 0; i++) padding.push(i);
+  privateSection = Buffer.concat([privateSection, Buffer.from(padding)]);
+
+  const body = Buffer.concat([
+    Buffer.from("openssh-key-v1\0", "latin1"),
+    sshString("none"),
+    sshString("none"),
+    sshString(""),
+    uint32(1),
+    sshString(publicBlob),
+    sshString(privateSection),
+  ]);
+  const b64 = body.toString("base64");
+  const lines = b64.match(/.{1,70}/g) ?? [];
+  const privateKey = `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join("\n")}\n-----END OPENSSH PRIVATE KEY-----\n`;
+  const publicKey = `${KEY_TYPE} ${publicBlob.toString("base64")}${comment ? ` ${comment}` : ""}`;
+  return { privateKey, publicKey };
+}
+
+/** authorized_keys options that keep the deploy key to running commands. */
+export const DEPLOY_KEY_RESTRICTIONS = "no-port-forwarding,no-agent-forwarding,no-X11-forwarding";
+
+/** The authorized_keys line for the deploy key, with restrictions. */
+export function authorizedKeyLine(publicKey: string): string {
+  return `${DEPLOY_KEY_RESTRICTIONS} ${publicKey}`;
+}
+
+/** Decodes an "ssh-ed25519 AAAA..." line and checks its blob; returns a reason when it is not one. */
+export function ed25519KeyProblem(line: string): string | undefined {
+  const parts = line.trim().split(/\s+/);
+  if (parts[0] !== KEY_TYPE) return `must start with "${KEY_TYPE}"`;
+  if (parts.length < 2 || !/^[A-Za-z0-9+/]+={0,2}$/.test(parts[1])) return "has no base64 key after the key type";
+  const blob = Buffer.from(parts[1], "base64");
+  const expected = Buffer.concat([sshString(KEY_TYPE), uint32(32)]);
+  if (blob.length !== 51 || !blob.subarray(0, 19).equals(expected)) {
+    return "is not a valid ed25519 public key (its base64 does not decode to a 32-byte ed25519 key)";
+  }
+  return undefined;
+}

@@ -1,0 +1,149 @@
+// NixosServer: one server's deployment graph, DeployKey -> KeyAuthorization -> ConfigSync -> Rebuild -> Verify.
+import * as pulumi from "@pulumi/pulumi";
+import { remote } from "@pulumi/command";
+import { FleetConfig, ServerConfig } from "./config";
+import { BootstrapCredentials, Endpoint, bootstrapConnection, deployConnection } from "./connection";
+import { DeployKey } from "./deployKey";
+import { KeyAuthorization } from "./keyAuthorization";
+import { createConfigSync, syncedRelease } from "./configSync";
+import { createRebuild, deployResult } from "./rebuild";
+import { createVerify, verifyResult } from "./verify";
+import { collectRelease, packRelease } from "./lib/release";
+
+export interface NixosServerArgs {
+  /** The validated server entry from stack config. */
+  server: ServerConfig;
+  fleet: FleetConfig;
+  /** Bootstrap credentials resolved from config (secrets as secret Outputs). */
+  credentials: BootstrapCredentials;
+  /** Project root holding flake.nix and nixos/. */
+  root: string;
+  /** Resources that must finish before this server starts changing (the previous batch's Verify). */
+  dependsOn?: pulumi.Resource[];
+}
+
+export class NixosServer extends pulumi.ComponentResource {
+  readonly deployKey: DeployKey;
+  readonly keyAuthorization: KeyAuthorization;
+  readonly configSync: remote.Command;
+  readonly rebuild: remote.Command;
+  readonly verify: remote.Command;
+
+  /** Generation number the host switched to. */
+  readonly generation: pulumi.Output<number>;
+  readonly storePath: pulumi.Output<string>;
+  /** sha256 of the synced release; also its directory name on the host. */
+  readonly configHash: pulumi.Output<string>;
+  /** From the host's result line (the host's clock); null if the host script does not report it. */
+  readonly deployedAt: pulumi.Output<string | null>;
+  /** Verify's report, e.g. "all 5 checks pass on generation 43". */
+  readonly verification: pulumi.Output<string>;
+  readonly publicKey: pulumi.Output<string>;
+
+  constructor(name: string, args: NixosServerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("nixos-home-server:index:NixosServer", name, {}, opts);
+    const s = args.server;
+    const endpoint: Endpoint = {
+      host: s.host,
+      port: s.port,
+      user: s.user,
+      hostKey: s.hostKey,
+      perDialTimeoutSeconds: s.perDialTimeoutSeconds,
+      dialErrorLimit: s.dialErrorLimit,
+    };
+
+    this.deployKey = new DeployKey(`${name}-deploy-key`, { comment: `nhs-deploy@${s.name}`, rotation: s.deployKeyRotation }, { parent: this });
+    const deployConn = deployConnection(endpoint, this.deployKey.privateKey);
+
+    this.keyAuthorization = new KeyAuthorization(
+      `${name}-key-authorization`,
+      {
+        bootstrap: bootstrapConnection(endpoint, args.credentials),
+        deploy: deployConn,
+        user: s.user,
+        authorizedKey: this.deployKey.authorizedKey,
+        marker: `nhs-deploy@${s.name}`,
+        dependsOn: args.dependsOn,
+      },
+      { parent: this },
+    );
+
+    const release = this.deployKey.authorizedKey.apply((authorizedKey) =>
+      packRelease(collectRelease({ root: args.root, server: s.name, deploy: { user: s.user, authorizedKey } })),
+    );
+    const hash = release.apply((r) => r.hash);
+
+    this.configSync = createConfigSync(
+      `${name}-config-sync`,
+      {
+        connection: deployConn,
+        host: s.host,
+        user: s.user,
+        hash,
+        tarballBase64: release.apply((r) => r.tarball.toString("base64")),
+        keepReleases: args.fleet.keepReleases,
+      },
+      { parent: this, dependsOn: [this.keyAuthorization.loginTest, ...(args.dependsOn ?? [])] },
+    );
+    // Parsed so a host that stored the release under another hash fails here, before the rebuild.
+    const releaseDir = syncedRelease(this.configSync, s.host, hash);
+
+    this.rebuild = createRebuild(
+      `${name}-rebuild`,
+      {
+        connection: deployConn,
+        host: s.host,
+        user: s.user,
+        deploy: hash.apply((h) => ({
+          name: s.name,
+          hash: h,
+          mode: s.mode,
+          confirmTimeoutSeconds: s.confirmTimeoutSeconds,
+          keepGenerations: args.fleet.keepGenerations,
+          minFreeMb: s.health.minFreeMb,
+        })),
+      },
+      { parent: this, dependsOn: [this.configSync] },
+    );
+    const deployed = deployResult(this.rebuild, s.host);
+
+    this.verify = createVerify(
+      `${name}-verify`,
+      {
+        connection: deployConn,
+        host: s.host,
+        user: s.user,
+        rebuildResult: this.rebuild.stdout,
+        verify: hash.apply((h) => ({
+          name: s.name,
+          hash: h,
+          retries: s.health.retries,
+          intervalSeconds: s.health.intervalSeconds,
+          timeoutSeconds: s.health.timeoutSeconds,
+          units: s.health.units,
+          http: s.health.http,
+          commands: s.health.commands,
+          journal: s.health.journal,
+          minFreeMb: s.health.minFreeMb,
+        })),
+      },
+      { parent: this, dependsOn: [this.rebuild] },
+    );
+    const verified = verifyResult(this.verify, s.host);
+
+    this.generation = deployed.generation;
+    this.storePath = deployed.storePath;
+    this.configHash = pulumi.all([hash, releaseDir]).apply(([h]) => h);
+    this.deployedAt = deployed.apply((d) => d.deployedAt ?? null);
+    this.verification = verified.report;
+    this.publicKey = this.deployKey.publicKey;
+    this.registerOutputs({
+      generation: this.generation,
+      storePath: this.storePath,
+      configHash: this.configHash,
+      deployedAt: this.deployedAt,
+      verification: this.verification,
+      publicKey: this.publicKey,
+    });
+  }
+}

@@ -1,0 +1,18 @@
+# nixos-prod: imports the shared config and picks its services; flake.nix finds this directory by name.
+{ ... }:
+{
+  imports = [ ../../default.nix ./hardware.nix ];
+
+  networking.hostName = "nixos-prod";
+  homeServer.network = {
+    address = "192.168.1.10";
+    gateway = "192.168.1.1";
+  };
+  homeServer.services = {
+    web.enable = true;
+    database.enable = true;
+    samba.enable = true;
+    remoteDesktop.enable = true;
+  };
+  system.stateVersion = "24.11";
+}

@@ -1,0 +1,24 @@
+# Database: PostgreSQL with local (peer) access.
+{ config, lib, pkgs, ... }:
+let
+  cfg = config.homeServer.services.database;
+in
+{
+  options.homeServer.services.database = {
+    enable = lib.mkEnableOption "PostgreSQL";
+    databases = lib.mkOption {
+      type = lib.types.listOf lib.types.str;
+      default = [ ];
+      description = "Databases created with an owner role of the same name.";
+    };
+  };
+
+  config = lib.mkIf cfg.enable {
+    services.postgresql = {
+      enable = true;
+      package = pkgs.postgresql_16;
+      ensureDatabases = cfg.databases;
+      ensureUsers = map (name: { inherit name; ensureDBOwnership = true; }) cfg.databases;
+    };
+  };
+}

@@ -1,0 +1,11 @@
+# Every service module; each is off until a host sets homeServer.services.<name>.enable.
+{ ... }:
+{
+  imports = [
+    ./web.nix
+    ./database.nix
+    ./samba.nix
+    ./remote-desktop.nix
+    ./development.nix
+  ];
+}
