@@ -14,7 +14,7 @@ export interface ProbeTarget {
 
 /** The host's own account of its system, from `status.sh`. */
 export interface HostObservation {
-    /** Store path of /run/current-system. */
+    /** Store path of /run/current-system (status.sh's `store`). */
     system: string;
     /** Store path this tool last confirmed on the host, or "none". */
     deployed: string;
@@ -76,7 +76,7 @@ export function parseObservation(name: string, stdout: string): HostObservation 
         if (v === undefined) throw new Error(`server "${name}": status.sh result has no "${key}"`);
         return v;
     };
-    return { system: get("system"), deployed: get("deployed") };
+    return { system: get("store"), deployed: get("deployed") };
 }
 
 /** Drift: the host runs a system, and it is not the one this tool last confirmed there. */
@@ -154,8 +154,9 @@ export interface HostProbeArgs {
 
 /** Reads the host's current and last-deployed systems; replaced (with a new id) when a refresh finds drift. */
 export class HostProbe extends pulumi.dynamic.Resource {
-    public readonly observed!: pulumi.Output<HostObservation>;
-    public readonly drifted!: pulumi.Output<boolean>;
+    // `declare`: a class field would overwrite the Outputs the base constructor set.
+    declare public readonly observed: pulumi.Output<HostObservation>;
+    declare public readonly drifted: pulumi.Output<boolean>;
 
     constructor(name: string, args: HostProbeArgs, opts?: pulumi.CustomResourceOptions) {
         super(provider, name, { ...args, observed: undefined, drifted: undefined }, {

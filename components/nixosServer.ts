@@ -1,4 +1,4 @@
-// NixosServer: one server's deployment graph, DeployKey -> KeyAuthorization -> ConfigSync -> Rebuild -> Verify.
+// NixosServer: one server's deployment graph, DeployKey -> KeyAuthorization -> ConfigSync (+ HostProbe) -> Rebuild -> Verify.
 import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
 import { FleetConfig, ServerConfig } from "./config";
@@ -8,6 +8,7 @@ import { KeyAuthorization } from "./keyAuthorization";
 import { createConfigSync, syncedRelease } from "./configSync";
 import { createRebuild, deployResult } from "./rebuild";
 import { createVerify, verifyResult } from "./verify";
+import { HostProbe, isUnknownSystem } from "./hostProbe";
 import { collectRelease, packRelease } from "./lib/release";
 
 export interface NixosServerArgs {
@@ -26,6 +27,7 @@ export class NixosServer extends pulumi.ComponentResource {
   readonly deployKey: DeployKey;
   readonly keyAuthorization: KeyAuthorization;
   readonly configSync: remote.Command;
+  readonly probe: HostProbe;
   readonly rebuild: remote.Command;
   readonly verify: remote.Command;
 
@@ -88,6 +90,22 @@ export class NixosServer extends pulumi.ComponentResource {
     // Parsed so a host that stored the release under another hash fails here, before the rebuild.
     const releaseDir = syncedRelease(this.configSync, s.host, hash);
 
+    // Reads what the host runs; a refresh that finds drift replaces it, and its new id redeploys.
+    // It belongs to the sync step (the host's side of the config), so a server keeps five stages.
+    this.probe = new HostProbe(
+      `${name}-probe`,
+      { name: s.name, host: s.host, port: s.port, user: s.user, hostKey: s.hostKey, privateKey: this.deployKey.privateKey },
+      { parent: this.configSync, dependsOn: [this.configSync] },
+    );
+    this.probe.observed.apply((o) => {
+      if (isUnknownSystem(o)) {
+        pulumi.log.warn(
+          `server "${s.name}": the running system ${o.system} was not deployed by nixos-home-server; this deploy replaces it (it stays in the generation list for a manual rollback)`,
+          this,
+        );
+      }
+    });
+
     this.rebuild = createRebuild(
       `${name}-rebuild`,
       {
@@ -102,8 +120,9 @@ export class NixosServer extends pulumi.ComponentResource {
           keepGenerations: args.fleet.keepGenerations,
           minFreeMb: s.health.minFreeMb,
         })),
+        redeployToken: this.probe.id,
       },
-      { parent: this, dependsOn: [this.configSync] },
+      { parent: this, dependsOn: [this.probe] },
     );
     const deployed = deployResult(this.rebuild, s.host);
 

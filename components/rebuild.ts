@@ -9,6 +9,8 @@ export interface RebuildArgs {
   host: string;
   user: string;
   deploy: pulumi.Input<DeployArgs>;
+  /** Changes when a refresh found the host drifted (HostProbe's id): redeploy the same release. */
+  redeployToken: pulumi.Input<string>;
 }
 
 export function createRebuild(name: string, args: RebuildArgs, opts: pulumi.CustomResourceOptions): remote.Command {
@@ -19,7 +21,7 @@ export function createRebuild(name: string, args: RebuildArgs, opts: pulumi.Cust
       connection: args.connection,
       create: deploy.apply((d) => renderDeploy(args.user, d)),
       // A new release always redeploys, even if nothing else in the command changed.
-      triggers: [deploy.apply((d) => d.hash)],
+      triggers: [deploy.apply((d) => d.hash), args.redeployToken],
       addPreviousOutputInEnv: false,
     },
     opts,

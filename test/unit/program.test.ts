@@ -54,6 +54,10 @@ async function runProgram(servers: unknown[], fleet: unknown, secrets: Record<st
         if (args.type === "command:remote:Command") {
           return { id: `${args.name}-id`, state: { ...args.inputs, stdout: stdoutFor(args.name, args.inputs), stderr: "" } };
         }
+        if (args.type === "pulumi-nodejs:dynamic/nixos-home-server:HostProbe") {
+          const observed = { system: "/nix/store/old-nixos-system", deployed: "none" };
+          return { id: `${args.name}-id`, state: { ...args.inputs, observed, drifted: false } };
+        }
         if (args.type.startsWith("nixos-home-server:index:")) return { id: undefined, state: {} };
         throw new Error(`Mock not implemented: ${args.type}`);
       },
@@ -107,17 +111,20 @@ describe("one server", () => {
         "command:remote:Command nixos-staging-key-authorization-install",
         "command:remote:Command nixos-staging-key-authorization-login-test",
         "command:remote:Command nixos-staging-config-sync",
+        "pulumi-nodejs:dynamic/nixos-home-server:HostProbe nixos-staging-probe",
         "command:remote:Command nixos-staging-rebuild",
         "command:remote:Command nixos-staging-verify",
       ]),
     );
-    expect(registrations.filter((r) => r.type !== "pulumi:pulumi:Stack")).toHaveLength(9);
+    expect(registrations.filter((r) => r.type !== "pulumi:pulumi:Stack")).toHaveLength(10);
     for (const child of ["nixos-staging-deploy-key", "nixos-staging-key-authorization", "nixos-staging-config-sync", "nixos-staging-rebuild", "nixos-staging-verify"]) {
       expect(byName(child).parent).toMatch(/NixosServer::nixos-staging$/);
     }
     expect(deps("nixos-staging-key-authorization-login-test")).toContain("nixos-staging-key-authorization-install");
     expect(deps("nixos-staging-config-sync")).toContain("nixos-staging-key-authorization-login-test");
-    expect(deps("nixos-staging-rebuild")).toContain("nixos-staging-config-sync");
+    expect(byName("nixos-staging-probe").parent).toMatch(/Command::nixos-staging-config-sync$/);
+    expect(deps("nixos-staging-probe")).toContain("nixos-staging-config-sync");
+    expect(deps("nixos-staging-rebuild")).toContain("nixos-staging-probe");
     expect(deps("nixos-staging-verify")).toContain("nixos-staging-rebuild");
 
     const out = exported["nixos-staging"];
@@ -130,6 +137,8 @@ describe("one server", () => {
 
     const sync = byName("nixos-staging-config-sync").inputs;
     expect(sync.triggers).toEqual([out.configHash]);
+    // A refresh that finds drift replaces the probe; its id is part of Rebuild's triggers.
+    expect(byName("nixos-staging-rebuild").inputs.triggers).toEqual([out.configHash, "nixos-staging-probe-id"]);
     expect(sync.create).toContain(`nhs-sync '${out.configHash}' '3'`);
     expect(byName("nixos-staging-rebuild").inputs.create).toContain(`'--release' '/var/lib/nixos-home-server/releases/${out.configHash}'`);
     expect(byName("nixos-staging-verify").inputs.logging).toBe("stdout");
@@ -171,10 +180,11 @@ describe("three servers", () => {
       (n) => openSshKeyPairFromSeed(seedFor(`${n}-deploy-key-seed`), `nhs-deploy@${n}`).privateKey,
     );
     const forbidden = [PASSWORD, ...privateKeys, ...privateKeys.map((k) => k.split("\n")[1])];
+    // Secret-wrapped values are encrypted in state; everything outside them must be free of secrets.
+    const unwrapSecrets = (_k: string, v: unknown) => (v && typeof v === "object" && SECRET_SIG in v ? "[secret]" : v);
     for (const r of registrations) {
-      // Everything but the connection must be free of secrets, in any field.
-      const { connection, ...rest } = r.inputs;
-      const text = JSON.stringify(rest);
+      const { connection } = r.inputs;
+      const text = JSON.stringify(r.inputs, unwrapSecrets);
       for (const f of forbidden) expect(text.includes(f), `${r.name} leaks a secret`).toBe(false);
       if (r.type === "command:remote:Command") {
         expect(connection && (connection as Record<string, unknown>)[SECRET_SIG], `${r.name}: connection must be secret`).toBeTruthy();

@@ -1,0 +1,38 @@
+// HostProbe's pure parts: the ssh invocation, host key pinning, and reading status.sh.
+import { describe, expect, it } from "vitest";
+import { isDrifted, isUnknownSystem, knownHostsLine, parseObservation, sshArgs, statusCommand } from "../../components/hostProbe";
+
+describe("HostProbe", () => {
+  it("pins the host key and never falls back to a password or an agent", () => {
+    const args = sshArgs({ host: "10.0.0.2", port: 2222, user: "deploy" }, "/t/key", "/t/kh", "sudo -n sh /x/status.sh");
+    expect(args).toEqual(expect.arrayContaining(["StrictHostKeyChecking=yes", "UserKnownHostsFile=/t/kh", "BatchMode=yes", "IdentityAgent=none"]));
+    expect(args.slice(-3)).toEqual(["--", "10.0.0.2", "sudo -n sh /x/status.sh"]);
+    expect(args[args.indexOf("-p") + 1]).toBe("2222");
+  });
+
+  it("writes known_hosts lines with OpenSSH's bracket form for other ports", () => {
+    expect(knownHostsLine("h.home.arpa", 22, "ssh-ed25519 AAAAC3 root@h")).toBe("h.home.arpa ssh-ed25519 AAAAC3\n");
+    expect(knownHostsLine("10.0.0.2", 2222, " ssh-ed25519 AAAAC3 ")).toBe("[10.0.0.2]:2222 ssh-ed25519 AAAAC3\n");
+  });
+
+  it("uses sudo except as root", () => {
+    expect(statusCommand("root")).toBe("sh /var/lib/nixos-home-server/current/.nhs/status.sh");
+    expect(statusCommand("deploy")).toBe("sudo -n sh /var/lib/nixos-home-server/current/.nhs/status.sh");
+  });
+
+  it("reads the running and the last-deployed system, and names a missing key", () => {
+    const line = "noise\nnhs-result status=ok current=43 store=/nix/store/b-sys deployed=/nix/store/a-sys report=all fine\n";
+    const o = parseObservation("nixos-prod", line);
+    expect(o).toEqual({ system: "/nix/store/b-sys", deployed: "/nix/store/a-sys" });
+    expect(isDrifted(o)).toBe(true);
+    expect(isUnknownSystem(o)).toBe(false);
+    expect(() => parseObservation("nixos-prod", "nhs-result status=ok store=/x")).toThrow('server "nixos-prod": status.sh result has no "deployed"');
+    expect(() => parseObservation("nixos-prod", "")).toThrow('server "nixos-prod": status.sh printed no nhs-result line');
+  });
+
+  it("tells drift from a host this tool never deployed", () => {
+    expect(isDrifted({ system: "/nix/store/a", deployed: "/nix/store/a" })).toBe(false);
+    expect(isDrifted({ system: "/nix/store/a", deployed: "none" })).toBe(false);
+    expect(isUnknownSystem({ system: "/nix/store/a", deployed: "none" })).toBe(true);
+  });
+});
