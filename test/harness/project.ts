@@ -41,7 +41,7 @@ export const FAST_HEALTH = {
 };
 
 /** Resource operations seen in one engine run, keyed by resource name. */
-export type Ops = Map<string, string>;
+export type Ops = Map<string, Set<string>>;
 
 export interface RunResult {
     ok: boolean;
@@ -201,7 +201,10 @@ export class E2EProject {
         };
         const onEvent = (e: EngineEvent) => {
             const m = e.resourcePreEvent?.metadata;
-            if (m) ops.set(m.urn.split("::").pop()!, m.op);
+            if (m) {
+                const name = m.urn.split("::").pop()!;
+                ops.set(name, (ops.get(name) ?? new Set<string>()).add(m.op));
+            }
         };
         try {
             const changes = await run(onOutput, onEvent);
@@ -217,7 +220,8 @@ export class E2EProject {
     }
 }
 
-/** Operations other than "same" in a run, as sorted "op name" strings. */
+/** Names of the resources a run changes (any step but same, refresh or read), sorted. */
 export function changed(ops: Ops): string[] {
-    return [...ops.entries()].filter(([, op]) => op !== "same").map(([n, op]) => `${op} ${n}`).sort();
+    const quiet = new Set(["same", "refresh", "read"]);
+    return [...ops.entries()].filter(([, set]) => [...set].some((op) => !quiet.has(op))).map(([n]) => n).sort();
 }
