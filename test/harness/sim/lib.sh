@@ -52,6 +52,12 @@ set_unit_state() {
   printf '%s\n' "$2" >"$(unit_dir "$1")/state"
 }
 
+# alive PID: running and not a zombie (orphans here may be reaped late or never).
+alive() {
+  [ -r "/proc/$1/stat" ] || return 1
+  [ "$(sed 's/^.*) //' "/proc/$1/stat" | cut -d' ' -f1)" != Z ]
+}
+
 # kill_group PIDFILE: stop the process group a simulated unit started (each unit is
 # started with setsid, so its pid is also its process group id).
 kill_group() {
@@ -61,7 +67,7 @@ kill_group() {
   [ -n "$pid" ] || return 0
   kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
   n=0
-  while kill -0 "$pid" 2>/dev/null && [ "$n" -lt 20 ]; do
+  while alive "$pid" && [ "$n" -lt 20 ]; do
     sleep 0.1
     n=$((n + 1))
   done

@@ -8,7 +8,7 @@ unit_running() {
   case "$1" in
     sshd.service | nginx.service)
       pidf="$(unit_dir "$1")/pid"
-      [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null
+      [ -f "$pidf" ] && alive "$(cat "$pidf")"
       ;;
     *) [ "$(unit_state "$1")" = active ] ;;
   esac
