@@ -10,16 +10,35 @@
 # The tarball's entries are relative paths without a leading "./" (".nhs/receive.sh",
 # "flake.nix", "nixos/..."). receive.sh removes that incoming.* dir when done.
 set -eu
-SCRIPT=receive
-HERE=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source-path=SCRIPTDIR source=lib.sh
-. "$HERE/lib.sh"
+# Self-contained (no lib.sh): the bootstrap unpacks only this file before it runs.
+BASE=${NHS_BASE:-/var/lib/nixos-home-server}
+STATE=$BASE/state
+PENDING=$STATE/pending
+log() { printf 'receive: %s\n' "$*" >&2; }
+step() { printf 'receive: == %s\n' "$*" >&2; }
+result() { printf 'nhs-result %s\n' "$*"; }
+usage_error() {
+  log "usage error: $*"
+  result "status=usage-error report=$*"
+  exit 2
+}
+precondition() {
+  log "precondition failed: $*"
+  result "status=precondition-failed report=$*"
+  exit 3
+}
+kv() {
+  [ -f "$1" ] || return 0
+  sed -n "s/^$2=//p" "$1" | tail -n 1
+}
 
 [ "$#" = 3 ] || usage_error "receive.sh TARBALL HASH KEEP_RELEASES"
 tarball=$1
 hash=$2
 keep=$3
-need_int KEEP_RELEASES "$keep"
+case "$keep" in
+  '' | *[!0-9]*) usage_error "KEEP_RELEASES needs a whole number, got '$keep'" ;;
+esac
 case "$hash" in
   *[!0-9a-f]* | '') usage_error "HASH must be a lowercase hex sha256, got '$hash'" ;;
 esac

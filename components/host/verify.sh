@@ -106,11 +106,11 @@ run_checks() {
     : >"$tmp/failed"
     : >"$tmp/again"
     while IFS="$(printf '\t')" read -r kind id arg; do
-      if why=$(check "$kind" "$arg" "$1"); then
+      if reason=$(check "$kind" "$arg" "$1"); then
         log "ok: $id"
       else
-        log "attempt $round/$retries: $why"
-        printf '%s\t%s\n' "$id" "$why" >>"$tmp/failed"
+        log "attempt $round/$retries: $reason"
+        printf '%s\t%s\n' "$id" "$reason" >>"$tmp/failed"
         printf '%s\t%s\t%s\n' "$kind" "$id" "$arg" >>"$tmp/again"
       fi
     done <"$tmp/todo"
