@@ -87,7 +87,11 @@ check() {
     command)
       rc=0
       timeout "$timeout" sh -c "$2" </dev/null >"$tmp/out" 2>&1 || rc=$?
-      [ "$rc" = 0 ] || { echo "command '$2' failed (exit $rc): $(tail -n 2 "$tmp/out" | oneline)"; return 1; }
+      if [ "$rc" != 0 ]; then
+        o=$(tail -n 2 "$tmp/out" | oneline)
+        echo "command '$2' failed (exit $rc)${o:+: $o}"
+        return 1
+      fi
       ;;
     disk)
       f=$(free_mb /nix/store)

@@ -72,6 +72,23 @@ describe("deploy + verify", () => {
     expect((await run(host, h, "verify.sh", verifyArgs(host))).code).toBe(0);
   });
 
+  it("test mode activates without moving the profile; a failing custom check rolls it back", async () => {
+    const h = await newRelease(host);
+    const g = await host.generation();
+    const sys = await host.currentSystem();
+    const d = await run(host, h, "deploy.sh", deployArgs(host, h, "test"));
+    expect(d.code, d.stderr).toBe(0);
+    expect(d.res).toMatchObject({ mode: "test", previous: String(g), generation: String(g), watchdog: "armed" });
+    expect(await host.currentSystem()).toBe(d.res.store);
+    expect(d.res.store).not.toBe(sys);
+    const v = await run(host, h, "verify.sh", [...verifyArgs(host), "--command", `test "$(readlink /run/current-system)" = ${sys}`]);
+    expect(v.code, v.stderr).toBe(1);
+    expect(v.res).toMatchObject({ status: "rolled-back", generation: String(g), failed: "command-2" });
+    expect(v.res.report).toBe(`command 'test "$(readlink /run/current-system)" = ${sys}' failed (exit 1); rolled back from generation ${g} to ${g}; all checks pass on ${g}`);
+    expect(await host.currentSystem()).toBe(sys);
+    await expectHealthy(host);
+  });
+
   it("rollback --to N switches to that generation and restarts its units", async () => {
     const h = await newRelease(host);
     expect((await run(host, h, "deploy.sh", deployArgs(host, h))).code).toBe(0);

@@ -19,6 +19,9 @@ describe("shellcheck", () => {
     const r = await exec("shellcheck", ["-x", "-s", "sh", path.join(root, f)]);
     expect(r.stdout + r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect(fs.readFileSync(path.join(root, f), "utf8")).toMatch(/^#!\/bin\/sh\n/);
+    const text = fs.readFileSync(path.join(root, f), "utf8");
+    expect(text).toMatch(/^#!\/bin\/sh\n/);
+    if (!f.endsWith("lib.sh") && !f.endsWith("units.sh")) expect(text).toMatch(/^set -eu$/m);
+    for (const m of text.matchAll(/mktemp/g)) expect(text.slice(m.index)).toMatch(/trap 'rm -rf "\$tmp/);
   });
 });
