@@ -92,6 +92,22 @@ describe("faults", () => {
     expect(await host.mustRun(`cat ${BASE}/state/last-result`)).toMatch(/trigger=watchdog/);
   });
 
+  it("slow activation longer than the confirm timeout: the watchdog waits for it, the window restarts after", async () => {
+    const h = await newRelease(host, ["slow-activation:4"]);
+    const g0 = await host.generation();
+    const d = await run(host, h, "deploy.sh", deployArgs(host, h, "switch", 2));
+    // The first timer fired mid-activation; its rollback waited and was replaced.
+    expect(d.code, d.stderr).toBe(0);
+    const g1 = Number(d.res.generation);
+    expect(g1).toBeGreaterThan(g0);
+    expect(Number(d.res.duration)).toBeGreaterThanOrEqual(4);
+    expect(await host.generation()).toBe(g1);
+    // Nobody confirms: the re-armed window (2 s after activation) rolls back.
+    await waitFor("the watchdog rollback", async () => (await host.generation()) === g0 && (await pendingGone()), 20_000);
+    expect(await host.mustRun(`cat ${BASE}/state/last-result`)).toMatch(new RegExp(`trigger=watchdog previous=${g1} generation=${g0}`));
+    await expectHealthy(host);
+  });
+
   it("two concurrent deploys never interleave: the second is refused with exit 3", async () => {
     const h1 = await newRelease(host, ["slow-activation:3"]);
     const h2 = await newRelease(host);

@@ -15,7 +15,7 @@ export async function newRelease(host: SimHost, faults: string[] = []): Promise<
   return r.hash;
 }
 
-export function deployArgs(host: SimHost, hash: string, mode = "switch", timeout = 5): string[] {
+export function deployArgs(host: SimHost, hash: string, mode = "switch", timeout = 15): string[] {
   return [
     "--name", host.name, "--release", `${BASE}/releases/${hash}`, "--mode", mode,
     "--confirm-timeout", String(timeout), "--min-free-mb", "20", "--keep-generations", "10",
