@@ -257,6 +257,9 @@ export interface StartOptions {
   names?: string[];
   /** "cli" hosts survive their creator and are removed only by stopAllHosts. */
   owner?: "cli";
+  /** Authorize the harness key for the deploy user (default true). With false, only
+   *  the bootstrap user can log in until something installs a deploy key. */
+  authorizeDeployKey?: boolean;
 }
 
 export async function startHosts(n: number, opts: StartOptions = {}): Promise<SimHost[]> {
@@ -291,7 +294,8 @@ export async function startHosts(n: number, opts: StartOptions = {}): Promise<Si
       hosts.push(host);
       const pwFile = path.join(host.dir, "bootstrap-password");
       fs.writeFileSync(pwFile, rec.bootstrapPassword, { mode: 0o600 });
-      await must("sh", [path.join(SIM, "host-up.sh"), name, String(index), host.dir, host.nsFile, `${CLIENT_KEY}.pub`, pwFile]);
+      await must("sh", [path.join(SIM, "host-up.sh"), name, String(index), host.dir, host.nsFile, `${CLIENT_KEY}.pub`, pwFile,
+        opts.authorizeDeployKey === false ? "no-deploy-key" : "with-deploy-key"]);
       const key = (await host.mustRun("cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub")).trim();
       fs.writeFileSync(path.join(host.dir, "host_key.pub"), `${key}\n`);
       fs.writeFileSync(host.knownHostsPath, `${rec.address} ${key}\n`);

@@ -68,6 +68,14 @@ describe("simulated hosts", () => {
     }
   });
 
+  it("can start a host whose deploy user has no key yet", async () => {
+    const [k] = await startHosts(1, { names: ["nokey"], authorizeDeployKey: false });
+    hosts.push(k);
+    expect((await k.ssh("true")).code).toBe(255);
+    expect((await k.ssh("id -un", { user: k.bootstrapUser })).stdout).toBe("admin\n");
+    await k.stop();
+  });
+
   it("the deploy user has no password login", async () => {
     const h = hosts[0];
     const r = await h.ssh("true", { user: "deploy", args: ["-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password"] });

@@ -2,12 +2,15 @@
 # Runs inside a new simulated host's namespaces: mounts its private views, creates
 # the deploy and bootstrap users, sudo rules, host key and sshd config, then boots
 # generation 1 with the simulated nixos-rebuild.
-#   host-init.sh NAME HOSTDIR CLIENT_PUBKEY_FILE BOOTSTRAP_PASSWORD_FILE
+#   host-init.sh NAME HOSTDIR CLIENT_PUBKEY_FILE BOOTSTRAP_PASSWORD_FILE [no-deploy-key]
+# With no-deploy-key the deploy user starts with an empty authorized_keys (for tests
+# that install the deploy key with the bootstrap credentials).
 set -eu
 name=$1
 dir=$2
 pubkey=$(cat "$3")
 password=$(cat "$4")
+deploy_key=${5:-with-deploy-key}
 here=$(dirname "$(readlink -f "$0")")
 
 # Private views: /etc and /var/lib as overlays (changes stay with this host),
@@ -30,7 +33,11 @@ chmod 0755 /run/sshd
 for u in deploy admin; do
   id "$u" >/dev/null 2>&1 || useradd -m -s /bin/sh "$u"
   mkdir -p "/home/$u/.ssh"
-  printf '%s\n' "$pubkey" >"/home/$u/.ssh/authorized_keys"
+  if [ "$u" = deploy ] && [ "$deploy_key" = no-deploy-key ]; then
+    : >"/home/$u/.ssh/authorized_keys"
+  else
+    printf '%s\n' "$pubkey" >"/home/$u/.ssh/authorized_keys"
+  fi
   chown -R "$u:$u" "/home/$u/.ssh"
   chmod 0700 "/home/$u/.ssh"
   chmod 0600 "/home/$u/.ssh/authorized_keys"

@@ -2,7 +2,7 @@
 # Creates one simulated NixOS host: network namespace nhs-NAME (address
 # 10.231.IDX.2, reached from the root namespace over a veth pair), a persistent
 # mount namespace with the host's private views, then boots it (host-init.sh).
-#   host-up.sh NAME IDX HOSTDIR NSFILE CLIENT_PUBKEY_FILE BOOTSTRAP_PASSWORD_FILE
+#   host-up.sh NAME IDX HOSTDIR NSFILE CLIENT_PUBKEY_FILE BOOTSTRAP_PASSWORD_FILE [no-deploy-key]
 set -eu
 name=$1
 idx=$2
@@ -10,6 +10,7 @@ dir=$3
 nsfile=$4
 pubkey=$5
 pwfile=$6
+deploy_key=${7:-with-deploy-key}
 here=$(dirname "$(readlink -f "$0")")
 netns=nhs-$name
 
@@ -42,4 +43,4 @@ ip -n "$netns" addr add "10.231.$idx.2/24" dev eth0
 ip -n "$netns" link set eth0 up
 ip -n "$netns" link set lo up
 
-nsenter --mount="$nsfile" --net="/run/netns/$netns" sh "$here/host-init.sh" "$name" "$dir" "$pubkey" "$pwfile"
+nsenter --mount="$nsfile" --net="/run/netns/$netns" sh "$here/host-init.sh" "$name" "$dir" "$pubkey" "$pwfile" "$deploy_key"
