@@ -105,6 +105,19 @@ describe("deploy + verify", () => {
     expect(bad.res.report).toMatch(/^generation 99 does not exist/);
   });
 
+  it("rollback without --to undoes an unconfirmed deploy and disarms its watchdog", async () => {
+    const h = await newRelease(host);
+    const g0 = await host.generation();
+    const d = await run(host, h, "deploy.sh", deployArgs(host, h));
+    expect(d.code, d.stderr).toBe(0);
+    const r = await run(host, h, "rollback.sh");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.res).toMatchObject({ status: "rolled-back", trigger: "manual", previous: d.res.generation, generation: String(g0) });
+    expect(await host.generation()).toBe(g0);
+    await expectHealthy(host);
+    expect((await run(host, h, "status.sh")).res).toMatchObject({ current: String(g0), pending: "none", watchdog: "none", last: "rolled-back" });
+  });
+
   it("generations --keep N prunes, never the current or booted one", async () => {
     const h = await newRelease(host);
     const before = (await run(host, h, "generations.sh")).res.generations.split(",");
