@@ -1,0 +1,241 @@
+#!/bin/sh
+# Shared helpers of the host-side scripts: logging, the result line, the deploy
+# lock, generations, the watchdog and the pending record. Sourced, never run.
+# shellcheck disable=SC2034 # variables are used by the scripts that source this file
+
+BASE=${NHS_BASE:-/var/lib/nixos-home-server}
+STATE=$BASE/state
+LOCK=$STATE/lock
+PENDING=$STATE/pending
+LAST=$STATE/last-result
+DEPLOY_LOG=$STATE/deploy.log
+PROFILE=/nix/var/nix/profiles/system
+WATCHDOG=nhs-watchdog
+ACTIVATE=nhs-activate
+SCRIPT=${SCRIPT:-nhs}
+
+log() { printf '%s: %s\n' "$SCRIPT" "$*" >&2; }
+step() { printf '%s: == %s\n' "$SCRIPT" "$*" >&2; }
+
+# result KEY=VALUE... [report=free text]: the one machine-readable stdout line.
+result() { printf 'nhs-result %s\n' "$*"; }
+
+# finish CODE KEY=VALUE...: print the result, keep it as last-result, exit.
+finish() {
+  code=$1
+  shift
+  result "$@"
+  if [ -d "$STATE" ]; then
+    printf 'nhs-result by=%s at=%s %s\n' "$SCRIPT" "$(date +%s)" "$*" >"$LAST.tmp" && mv -f "$LAST.tmp" "$LAST"
+  fi
+  exit "$code"
+}
+
+usage_error() {
+  log "usage error: $*"
+  result "status=usage-error report=$*"
+  exit 2
+}
+
+# precondition CODE... : nothing changed, the caller may retry later.
+precondition() {
+  log "precondition failed: $*"
+  result "status=precondition-failed report=$*"
+  exit 3
+}
+
+# abort: ran and failed (used where nothing needs rolling back).
+abort() {
+  log "error: $*"
+  result "status=failed report=$*"
+  exit 1
+}
+
+need_int() { # need_int FLAG VALUE
+  case "$2" in
+    '' | *[!0-9]*) usage_error "$1 needs a whole number, got '$2'" ;;
+  esac
+}
+
+# kv FILE KEY: one value of a key=value file.
+kv() {
+  [ -f "$1" ] || return 0
+  sed -n "s/^$2=//p" "$1" | tail -n 1
+}
+
+ensure_state() {
+  mkdir -p "$STATE"
+  chmod 0755 "$BASE" "$STATE"
+}
+
+# --- the deploy lock: a directory, so taking it is atomic -------------------------
+
+proc_start() { # the start time of a process, to tell a live holder from pid reuse
+  if [ -r "/proc/$1/stat" ]; then
+    sed 's/^.*) //' "/proc/$1/stat" | cut -d' ' -f20
+  fi
+}
+
+holder_alive() {
+  hp=$(kv "$LOCK/owner" pid)
+  hs=$(kv "$LOCK/owner" start)
+  [ -n "$hp" ] || return 1
+  kill -0 "$hp" 2>/dev/null || return 1
+  [ "$(proc_start "$hp")" = "$hs" ]
+}
+
+# lock_acquire WAIT_SEC: take the lock for this process; a lock whose holder died is
+# reported and taken over; a live holder makes us wait up to WAIT_SEC, then fail 3.
+lock_acquire() {
+  waited=0
+  ensure_state
+  while ! mkdir "$LOCK" 2>/dev/null; do
+    if ! holder_alive; then
+      log "stale lock from $(kv "$LOCK/owner" by) pid $(kv "$LOCK/owner" pid) (process is gone); taking it over"
+      STALE_LOCK="stale-lock-from-pid-$(kv "$LOCK/owner" pid)"
+      rm -rf "$LOCK"
+      continue
+    fi
+    if [ "$waited" -ge "$1" ]; then
+      precondition "deploy lock held by $(kv "$LOCK/owner" by) pid $(kv "$LOCK/owner" pid) since $(kv "$LOCK/owner" since); another deploy is running"
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+  printf 'pid=%s\nstart=%s\nby=%s\nsince=%s\n' "$$" "$(proc_start "$$")" "$SCRIPT" "$(date +%s)" >"$LOCK/owner"
+  LOCK_HELD=1
+}
+
+lock_release() {
+  if [ "${LOCK_HELD:-0}" = 1 ] && [ "$(kv "$LOCK/owner" pid)" = "$$" ]; then
+    rm -rf "$LOCK"
+  fi
+  LOCK_HELD=0
+}
+
+# --- generations ------------------------------------------------------------------
+
+generations() {
+  for l in "$PROFILE"-*-link; do
+    [ -L "$l" ] || continue
+    n=${l#"$PROFILE"-}
+    printf '%s\n' "${n%-link}"
+  done | sort -n
+}
+
+current_generation() {
+  t=$(readlink "$PROFILE" 2>/dev/null || true)
+  t=${t##*/}
+  t=${t#system-}
+  printf '%s\n' "${t%-link}"
+}
+
+generation_store() { readlink -f "$PROFILE-$1-link"; }
+
+# generation_of STORE: the newest generation pointing at STORE ('' if none).
+generation_of() {
+  for n in $(generations); do
+    [ "$(generation_store "$n")" = "$1" ] && printf '%s\n' "$n"
+  done | tail -n 1
+}
+
+running_store() { readlink -f /run/current-system 2>/dev/null || true; }
+booted_store() { readlink -f /run/booted-system 2>/dev/null || true; }
+
+# switch_to GEN ACTION: the NixOS rollback: move the profile, then activate it.
+switch_to() {
+  nix-env -p "$PROFILE" --switch-generation "$1" >&2
+  "$PROFILE/bin/switch-to-configuration" "$2" >&2
+}
+
+# restore GEN MODE: roll back to GEN for a deploy made in MODE, and check it took.
+restore() {
+  action=switch
+  [ "$2" = boot ] && action=boot
+  if ! switch_to "$1" "$action"; then
+    log "switch-to-configuration $action of generation $1 failed"
+    return 1
+  fi
+  [ "$(current_generation)" = "$1" ] || return 1
+  if [ "$action" = switch ] && [ "$(running_store)" != "$(generation_store "$1")" ]; then
+    return 1
+  fi
+  return 0
+}
+
+# prune_generations KEEP [PROTECTED...]: keep the KEEP newest, never the current,
+# booted or protected ones.
+prune_generations() {
+  keep=$1
+  shift
+  [ "$keep" -gt 0 ] || return 0
+  cur=$(current_generation)
+  booted=$(generation_of "$(booted_store)")
+  doomed=""
+  for n in $(generations | sort -rn | tail -n +"$((keep + 1))"); do
+    case " $cur $booted $* " in
+      *" $n "*) continue ;;
+    esac
+    doomed="$doomed $n"
+  done
+  if [ -n "$doomed" ]; then
+    log "deleting generations:$doomed (keeping $keep)"
+    # shellcheck disable=SC2086 # one argument per generation number
+    nix-env -p "$PROFILE" --delete-generations $doomed >&2
+  fi
+}
+
+# --- watchdog and pending record --------------------------------------------------
+
+watchdog_state() {
+  if systemctl is-active --quiet "$WATCHDOG.timer" 2>/dev/null; then
+    echo armed
+  elif systemctl is-active --quiet "$WATCHDOG.service" 2>/dev/null; then
+    echo firing
+  else
+    echo none
+  fi
+}
+
+# watchdog_arm SEC GEN: unless confirmed within SEC, roll back to GEN, on the host.
+watchdog_arm() {
+  watchdog_disarm
+  systemd-run --unit "$WATCHDOG" --on-active="$1" --collect \
+    sh "$HERE/rollback.sh" --watchdog --to "$2" >&2
+}
+
+watchdog_disarm() {
+  systemctl stop "$WATCHDOG.timer" >/dev/null 2>&1 || true
+  # Never stop the service from inside itself (the watchdog's own rollback).
+  if [ "${NHS_IN_WATCHDOG:-0}" != 1 ]; then
+    systemctl stop "$WATCHDOG.service" >/dev/null 2>&1 || true
+  fi
+  systemctl reset-failed "$WATCHDOG.timer" "$WATCHDOG.service" >/dev/null 2>&1 || true
+}
+
+write_pending() { # write_pending KEY=VALUE...
+  printf '%s\n' "$@" >"$PENDING.tmp"
+  mv -f "$PENDING.tmp" "$PENDING"
+}
+
+free_mb() { df -Pk "$1" | awk 'NR == 2 { print int($4 / 1024) }'; }
+
+# check_disk MIN_MB: exit 3 when the store or our base dir is too full to deploy.
+check_disk() {
+  [ "$1" -gt 0 ] || return 0
+  for d in /nix/store "$BASE"; do
+    [ -d "$d" ] || continue
+    f=$(free_mb "$d")
+    if [ "$f" -lt "$1" ]; then
+      precondition "disk full: ${f} MB free on $d, need at least $1 MB"
+    fi
+  done
+}
+
+oneline() { tr '\n' ' ' | sed 's/[[:space:]]\{1,\}/ /g; s/ $//'; }
+
+# field FILE KEY: a value from a one-line `nhs-result key=value ... report=...` file.
+field() {
+  [ -f "$1" ] || return 0
+  sed -n 's/ report=.*//; s/^.* '"$2"'=\([^ ]*\).*$/\1/p' "$1" | head -n 1
+}

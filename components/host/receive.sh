@@ -1,0 +1,100 @@
+#!/bin/sh
+# Host-side receive: unpack a release tarball into releases/<hash> atomically, swap
+# the current/previous symlinks, prune old releases.
+#   receive.sh TARBALL HASH KEEP_RELEASES
+#
+# It is started by the one-line sync bootstrap (rendered by the Pulumi program), run
+# as `sudo -n sh -c '<bootstrap>'` (no sudo for root) with the base64 of the
+# deterministic release .tar.gz on stdin; HASH = sha256 of the .tar.gz, KEEP = N:
+#   set -eu; umask 022; B=/var/lib/nixos-home-server; mkdir -p "$B"; t=$(mktemp -d "$B/incoming.XXXXXX"); base64 -d >"$t/r.tgz"; tar -xzf "$t/r.tgz" -C "$t" .nhs/receive.sh; exec sh "$t/.nhs/receive.sh" "$t/r.tgz" HASH KEEP
+# The tarball's entries are relative paths without a leading "./" (".nhs/receive.sh",
+# "flake.nix", "nixos/..."). receive.sh removes that incoming.* dir when done.
+set -eu
+# Self-contained (no lib.sh): the bootstrap unpacks only this file before it runs.
+BASE=${NHS_BASE:-/var/lib/nixos-home-server}
+STATE=$BASE/state
+PENDING=$STATE/pending
+log() { printf 'receive: %s\n' "$*" >&2; }
+step() { printf 'receive: == %s\n' "$*" >&2; }
+result() { printf 'nhs-result %s\n' "$*"; }
+usage_error() {
+  log "usage error: $*"
+  result "status=usage-error report=$*"
+  exit 2
+}
+precondition() {
+  log "precondition failed: $*"
+  result "status=precondition-failed report=$*"
+  exit 3
+}
+kv() {
+  [ -f "$1" ] || return 0
+  sed -n "s/^$2=//p" "$1" | tail -n 1
+}
+
+[ "$#" = 3 ] || usage_error "receive.sh TARBALL HASH KEEP_RELEASES"
+tarball=$1
+hash=$2
+keep=$3
+case "$keep" in
+  '' | *[!0-9]*) usage_error "KEEP_RELEASES needs a whole number, got '$keep'" ;;
+esac
+case "$hash" in
+  *[!0-9a-f]* | '') usage_error "HASH must be a lowercase hex sha256, got '$hash'" ;;
+esac
+[ "${#hash}" = 64 ] || usage_error "HASH must be 64 hex digits, got ${#hash}"
+incoming=""
+case "$tarball" in
+  "$BASE"/incoming.*/*) incoming=$(dirname "$tarball") ;;
+esac
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp" ${incoming:+"$incoming"}' EXIT
+[ -f "$tarball" ] || precondition "bad release: tarball $tarball does not exist"
+
+releases=$BASE/releases
+mkdir -p "$releases" "$STATE"
+got=$(sha256sum "$tarball" | cut -d' ' -f1)
+[ "$got" = "$hash" ] || precondition "bad release: sha256 of the received tarball is $got, expected $hash (transfer corrupted?)"
+
+dest=$releases/$hash
+if [ -d "$dest" ]; then
+  log "release $hash already present"
+else
+  step "unpack $hash"
+  rm -rf "$dest.tmp"
+  mkdir "$dest.tmp"
+  tar -xzf "$tarball" -C "$dest.tmp" || { rm -rf "$dest.tmp"; precondition "bad release: tarball does not unpack"; }
+  [ -f "$dest.tmp/flake.nix" ] || { rm -rf "$dest.tmp"; precondition "bad release: no flake.nix in the tarball"; }
+  mv -T "$dest.tmp" "$dest"
+fi
+# tar restores the archive's fixed mtime; pruning goes by arrival, so stamp it.
+touch "$dest"
+
+# swap LINK TARGET: replace a symlink atomically.
+swap() {
+  ln -sfn "$2" "$tmp/link"
+  mv -T "$tmp/link" "$1"
+}
+cur=$(readlink "$BASE/current" 2>/dev/null || true)
+if [ "$cur" != "releases/$hash" ]; then
+  [ -z "$cur" ] || swap "$BASE/previous" "$cur"
+  swap "$BASE/current" "releases/$hash"
+  log "current -> releases/$hash${cur:+ (previous -> $cur)}"
+fi
+
+if [ "$keep" -gt 0 ]; then
+  prev=$(readlink "$BASE/previous" 2>/dev/null || true)
+  pend=$(kv "$PENDING" release)
+  # Newest first; keep the KEEP newest plus current, previous and the pending one.
+  for d in $(cd "$releases" && ls -1t); do
+    case "$d" in *.tmp) continue ;; esac
+    [ -d "$releases/$d" ] || continue
+    keep=$((keep - 1))
+    [ "$keep" -lt 0 ] || continue
+    case "releases/$d" in "$cur" | "$prev" | "releases/$hash") continue ;; esac
+    [ "$releases/$d" = "$pend" ] && continue
+    log "pruning release $d"
+    rm -rf "${releases:?}/$d"
+  done
+fi
+result "status=ok release=$dest hash=$hash"

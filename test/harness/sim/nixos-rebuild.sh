@@ -1,0 +1,96 @@
+#!/bin/sh
+# Simulated nixos-rebuild: switch|boot|test|dry-activate|build --flake DIR#NAME,
+# --rollback, list-generations. "Building" makes a fake store path whose name is a
+# hash of the release tree, the host name and the generation's faults, so the same
+# release always yields the same path.
+#
+# What a generation does comes from the release itself, in
+# DIR/nixos/hosts/NAME/sim.env (key=value):
+#   units=sshd.service nginx.service     services the generation runs
+#   faults=a,b                           generation faults (below)
+# plus the host's control file key build_faults=a,b (set by the test harness).
+# Faults: activate-fails (switch-to-configuration fails after the profile moved),
+# unit-fails:UNIT (the unit crashes after the switch), breaks-ssh (nothing accepts
+# SSH connections), slow-activation:SEC. They belong to the generation, so they
+# vanish when the host switches back to an older one.
+set -eu
+here=$(dirname "$(readlink -f "$0")")
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
+
+mode=""
+flake=""
+rollback=0
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    switch | boot | test | dry-activate | build | list-generations) mode=$1 ;;
+    --flake) flake=$2; shift ;;
+    --rollback) rollback=1 ;;
+    -v | --verbose | --fast | --no-build-nix | -L | --print-build-logs) ;;
+    *) sim_log "error: unknown argument '$1' (simulated nixos-rebuild)"; exit 1 ;;
+  esac
+  shift
+done
+[ -n "$mode" ] || { sim_log "Usage: nixos-rebuild [switch|boot|test|dry-activate|build|list-generations] --flake DIR#NAME"; exit 1; }
+
+if [ "$mode" = list-generations ]; then
+  c=$(current_generation)
+  for l in "$SIM_PROFILE"-*-link; do
+    [ -L "$l" ] || continue
+    n=${l#"$SIM_PROFILE"-}
+    n=${n%-link}
+    mark=""
+    [ "$n" = "$c" ] && mark=" current"
+    printf '%s %s %s%s\n' "$n" "$(date -r "$l" '+%Y-%m-%d %H:%M:%S')" "$(readlink "$l")" "$mark"
+  done | sort -n
+  exit 0
+fi
+
+if [ "$rollback" = 1 ]; then
+  nix-env -p "$SIM_PROFILE" --rollback
+  [ "$mode" = test ] && exec "$(readlink -f "$SIM_PROFILE")/bin/switch-to-configuration" test
+  exec "$SIM_PROFILE/bin/switch-to-configuration" "$mode"
+fi
+
+[ -n "$flake" ] || { sim_log "error: --flake DIR#NAME is required (simulator)"; exit 1; }
+dir=${flake%%#*}
+name=${flake#*#}
+[ "$name" != "$flake" ] || { sim_log "error: flake reference '$flake' names no configuration"; exit 1; }
+if [ ! -f "$dir/flake.nix" ]; then
+  sim_log "error: path '$dir/flake.nix' does not exist"
+  exit 1
+fi
+if [ ! -d "$dir/nixos/hosts/$name" ]; then
+  sim_log "error: flake 'path:$dir' does not provide attribute 'nixosConfigurations.\"$name\".config.system.build.toplevel'"
+  exit 1
+fi
+
+simenv=$dir/nixos/hosts/$name/sim.env
+units=$(kv "$simenv" units)
+[ -n "$units" ] || units="sshd.service nginx.service"
+faults=$(kv "$simenv" faults)
+extra=$(control build_faults)
+[ -n "$extra" ] && faults="${faults:+$faults,}$extra"
+
+sim_log "building the system configuration..."
+hash=$( (cd "$dir" && find . -type f ! -path './.nhs/*' | LC_ALL=C sort | while IFS= read -r f; do sha256sum "$f"; done
+  printf '%s\n%s\n%s\n' "$name" "$units" "$faults") | sha256sum | cut -c1-32)
+store=/nix/store/$hash-nixos-system-$name-26.05.sim
+if [ ! -d "$store" ]; then
+  mkdir -p "$store.tmp/bin"
+  printf '#!/bin/sh\nexec %s "%s" "$@"\n' "$SIM_BIN/nhs-switch-to-configuration" "$store" >"$store.tmp/bin/switch-to-configuration"
+  chmod 0755 "$store.tmp/bin/switch-to-configuration"
+  printf '%s\n' "$units" >"$store.tmp/units"
+  printf '%s\n' "$faults" >"$store.tmp/faults"
+  printf '26.05.sim\n' >"$store.tmp/nixos-version"
+  mv -T "$store.tmp" "$store"
+fi
+
+case "$mode" in
+  build) printf '%s\n' "$store" ;;
+  switch | boot)
+    nix-env -p "$SIM_PROFILE" --set "$store"
+    exec "$store/bin/switch-to-configuration" "$mode"
+    ;;
+  test | dry-activate) exec "$store/bin/switch-to-configuration" "$mode" ;;
+esac

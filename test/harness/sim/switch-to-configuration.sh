@@ -1,0 +1,76 @@
+#!/bin/sh
+# Simulated switch-to-configuration of one store path: every fake generation's
+# bin/switch-to-configuration execs this with its own path. Applies the generation's
+# units and faults (see nixos-rebuild.sh for the faults list).
+set -eu
+here=$(dirname "$(readlink -f "$0")")
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=units.sh
+. "$here/units.sh"
+
+store=${1:?store path}
+action=${2:-}
+faults=$(cat "$store/faults")
+units=$(cat "$store/units")
+
+fault_value() { # fault_value NAME: the argument of a NAME:VALUE fault
+  printf '%s\n' "$faults" | tr ',' '\n' | sed -n "s/^$1://p" | tail -n 1
+}
+
+case "$action" in
+  switch | boot | test | dry-activate) ;;
+  *)
+    sim_log "Usage: switch-to-configuration [switch|boot|test|dry-activate]"
+    exit 1
+    ;;
+esac
+
+if [ "$action" = dry-activate ]; then
+  sim_log "would start the following units: $units"
+  exit 0
+fi
+
+slow=$(fault_value slow-activation)
+if [ -n "$slow" ]; then
+  sim_log "activating slowly ($slow s)"
+  sleep "$slow"
+fi
+
+if [ "$action" = boot ] || [ "$action" = switch ]; then
+  printf '%s\n' "$store" >"$SIM_STATE/bootloader"
+fi
+
+if [ "$action" = switch ] || [ "$action" = test ]; then
+  old=$(readlink /run/current-system 2>/dev/null || true)
+  ln -sfn "$store" /run/current-system.tmp
+  mv -T /run/current-system.tmp /run/current-system
+  if [ -n "$old" ] && [ -f "$old/units" ]; then
+    old_units=$(cat "$old/units")
+    for u in $old_units; do
+      has_word "$units" "$u" || unit_stop "$u"
+    done
+  fi
+  mkdir -p "$SIM_STATE/www"
+  printf '%s\n' "$store" >"$SIM_STATE/www/index.html"
+  for u in $units; do
+    if has_word "$(fault_value unit-fails)" "$u"; then
+      # The service starts, then crashes: activation itself still succeeds.
+      unit_fail "$u"
+    elif [ "$u" = sshd.service ] && has_word "$faults" breaks-ssh; then
+      # Like a firewall or network change that locks everyone out: the unit looks
+      # fine but nothing accepts connections any more.
+      kill_group "$(unit_dir "$u")/pid"
+      set_unit_state "$u" active
+    elif ! unit_running "$u"; then
+      unit_start "$u"
+    fi
+  done
+fi
+
+if has_word "$faults" activate-fails; then
+  journal 3 switch-to-configuration "activation script snippet 'etc' failed"
+  sim_log "error: activation of $store failed"
+  exit 4
+fi
+exit 0
