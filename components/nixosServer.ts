@@ -133,7 +133,7 @@ export class NixosServer extends pulumi.ComponentResource {
         host: s.host,
         user: s.user,
         rebuildResult: this.rebuild.stdout,
-        verify: hash.apply((h) => ({
+        verify: pulumi.all([hash, deployed.generation]).apply(([h, generation]) => ({
           name: s.name,
           hash: h,
           retries: s.health.retries,
@@ -144,6 +144,7 @@ export class NixosServer extends pulumi.ComponentResource {
           commands: s.health.commands,
           journal: s.health.journal,
           minFreeMb: s.health.minFreeMb,
+          generation,
         })),
       },
       { parent: this, dependsOn: [this.rebuild] },

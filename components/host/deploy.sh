@@ -71,6 +71,7 @@ if [ -z "$g0" ] || [ -z "$s0" ]; then
 fi
 log "current generation $g0 ($s0)"
 start=$(date +%s)
+printf 'nhs-start=%s\n' "$start" >>"$DEPLOY_LOG"
 printf '%s deploy %s mode=%s release=%s from generation %s\n' "$(date -u +%FT%TZ)" "$name" "$mode" "$release" "$g0" >>"$DEPLOY_LOG"
 
 activate() {
@@ -89,7 +90,7 @@ if [ "$mode" = dry-activate ]; then
   if [ "$rc" != 0 ]; then
     finish 1 "status=failed name=$name mode=$mode previous=$g0 generation=$g0 failed=dry-activate report=dry-activate of $name failed (exit $rc); nothing changed; log: $(tail -n 3 "$DEPLOY_LOG" | oneline)"
   fi
-  finish 0 "status=ok name=$name mode=$mode previous=$g0 generation=$g0 store=$s0 duration=$(($(date +%s) - start)) watchdog=none"
+  finish 0 "status=ok name=$name mode=$mode previous=$g0 generation=$g0 store=$s0 duration=$(($(date +%s) - start)) at=$(date -u +%Y-%m-%dT%H:%M:%SZ) watchdog=none"
 fi
 
 step "watchdog"
@@ -120,4 +121,4 @@ watchdog_arm "$timeout" "$g0"
 write_pending "state=armed" "name=$name" "mode=$mode" "previous=$g0" "previous_store=$s0" \
   "generation=$g1" "store=$s1" "release=$release" "since=$start" "timeout=$timeout"
 prune_generations "$keep" "$g0" "$g1"
-finish 0 "status=ok name=$name mode=$mode previous=$g0 generation=$g1 store=$s1 duration=$(($(date +%s) - start)) watchdog=armed${stale:+ warning=$stale}"
+finish 0 "status=ok name=$name mode=$mode previous=$g0 generation=$g1 store=$s1 duration=$(($(date +%s) - start)) at=$(date -u +%Y-%m-%dT%H:%M:%SZ) watchdog=armed${stale:+ warning=$stale}"

@@ -9,6 +9,8 @@ LOCK=$STATE/lock
 PENDING=$STATE/pending
 LAST=$STATE/last-result
 DEPLOY_LOG=$STATE/deploy.log
+# Store path of the system this tool last confirmed; status.sh compares it with what runs (drift).
+DEPLOYED=$STATE/deployed
 PROFILE=/nix/var/nix/profiles/system
 WATCHDOG=nhs-watchdog
 ACTIVATE=nhs-activate
@@ -186,6 +188,11 @@ prune_generations() {
 }
 
 # --- watchdog and pending record --------------------------------------------------
+
+# record_deployed: the running system is now the one this tool confirmed.
+record_deployed() {
+  running_store >"$DEPLOYED.tmp" && mv -f "$DEPLOYED.tmp" "$DEPLOYED"
+}
 
 watchdog_state() {
   if systemctl is-active --quiet "$WATCHDOG.timer" 2>/dev/null; then

@@ -4,7 +4,10 @@
 # check again and report every failed check.
 #   verify.sh --name NAME --retries N --interval SEC --timeout SEC [--unit U]...
 #             [--http URL=STATUS]... [--command CMD]... [--journal fail|ignore]
-#             [--min-free-mb N]
+#             [--min-free-mb N] [--generation G]
+# --generation: the generation the deploy being verified produced. If nothing is
+# pending and the host does not run it (rolled back earlier), verify fails instead
+# of passing on the old generation.
 set -eu
 SCRIPT=verify
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -21,6 +24,7 @@ interval=""
 timeout=""
 journal=fail
 min_free=0
+expect=""
 ncmd=0
 while [ "$#" -gt 0 ]; do
   [ "$#" -ge 2 ] || usage_error "$1 needs a value"
@@ -46,6 +50,7 @@ while [ "$#" -gt 0 ]; do
       ;;
     --journal) journal=$2 ;;
     --min-free-mb) min_free=$2 ;;
+    --generation) expect=$2 ;;
     *) usage_error "unknown argument '$1'" ;;
   esac
   shift 2
@@ -55,6 +60,7 @@ need_int --retries "$retries"
 need_int --interval "$interval"
 need_int --timeout "$timeout"
 need_int --min-free-mb "$min_free"
+[ -z "$expect" ] || need_int --generation "$expect"
 [ "$retries" -ge 1 ] || usage_error "--retries must be at least 1"
 [ "$timeout" -ge 1 ] || usage_error "--timeout must be at least 1"
 case "$journal" in fail | ignore) ;; *) usage_error "--journal must be fail or ignore, got '$journal'" ;; esac
@@ -140,8 +146,13 @@ if [ ! -f "$PENDING" ]; then
     finish 1 "status=rolled-back generation=$(current_generation) failed=not-confirmed report=$report"
   fi
   g=$(current_generation)
+  if [ -n "$expect" ] && [ "$g" != "$expect" ]; then
+    report=$(sed -n 's/^.* report=//p' "$LAST" 2>/dev/null || true)
+    finish 1 "status=rolled-back generation=$g failed=not-running report=generation $expect is not running (the host runs $g); last result: ${report:-none}; fix the config and run pulumi up, or force a retry of the same release with pulumi up --replace on the rebuild"
+  fi
   step "checks on generation $g (nothing pending)"
   if run_checks "$(date +%s)"; then
+    record_deployed
     finish 0 "status=ok generation=$g checks=$total report=all $total checks pass on generation $g"
   fi
   finish 1 "status=failed generation=$g failed=$(failed_ids) report=$(failed_why); nothing was pending, nothing rolled back"
@@ -157,6 +168,7 @@ step "checks on generation $g1"
 if run_checks "$since"; then
   watchdog_disarm
   rm -f "$PENDING"
+  record_deployed
   finish 0 "status=ok generation=$g1 checks=$total report=all $total checks pass on generation $g1"
 fi
 failed=$(failed_ids)

@@ -75,6 +75,8 @@ export interface VerifyArgs {
   commands: readonly string[];
   journal: "fail" | "ignore";
   minFreeMb: number;
+  /** The generation Rebuild produced: verify fails if the host no longer runs it (rolled back). */
+  generation?: number;
 }
 
 export function verifyArguments(a: VerifyArgs): string[] {
@@ -88,6 +90,7 @@ export function verifyArguments(a: VerifyArgs): string[] {
   for (const h of a.http) args.push("--http", `${h.url}=${h.status}`);
   for (const c of a.commands) args.push("--command", c);
   args.push("--journal", a.journal, "--min-free-mb", String(a.minFreeMb));
+  if (a.generation !== undefined) args.push("--generation", String(a.generation));
   return args;
 }
 
