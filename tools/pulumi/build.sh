@@ -51,15 +51,10 @@ build() {
 build pulumi cli github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "$PULUMI_VERSION" \
   "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
 
-# The language host and the two providers are pinned here, but their modules are not
-# served by the module proxy reachable from this project (README.md has the evidence),
-# so their wrapper modules do not exist yet and these lines report "skipped".
+# The language host's own module (sdk/nodejs/cmd/pulumi-language-nodejs/v3) is refused by the
+# module proxy (README.md has the evidence). Until v3.68.0 the same host lived inside sdk/v3,
+# which is served: that build speaks the engine's protocol and runs the 3.248 Node.js SDK.
 build pulumi-language-nodejs language-nodejs \
-  github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 "$PULUMI_VERSION" \
-  "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
-build pulumi-resource-command command \
-  github.com/pulumi/pulumi-command/provider/cmd/pulumi-resource-command 1.2.1 \
-  "-X github.com/pulumi/pulumi-command/provider/pkg/version.Version=1.2.1"
-build pulumi-resource-random random \
-  github.com/pulumi/pulumi-random/provider/v4/cmd/pulumi-resource-random 4.21.2 \
-  "-X github.com/pulumi/pulumi-random/provider/v4/pkg/version.Version=4.21.2"
+  github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs v3.68.0 \
+  "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v3.68.0"
+# The providers' modules are refused outright; tools/providers/ holds stand-ins (see there).
