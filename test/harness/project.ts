@@ -76,6 +76,7 @@ export class E2EProject {
         for (const f of PROJECT_FILES) fs.cpSync(path.join(ROOT, f), path.join(dir, f), { recursive: true });
         fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
         const p = new E2EProject(dir, hosts, opts);
+        fs.mkdirSync(p.stateDir, { recursive: true });
         for (const h of hosts) p.writeHost(h.name, "");
         p.writeStackFile();
         return p;
