@@ -1,144 +1,82 @@
-// The offline toolchain against the real engine: no mocks. An Automation API inline
-// program (the SDK hosts the language runtime itself, so no pulumi-language-nodejs is
-// needed) runs on the file backend with the passphrase secrets provider, and must show
-// create -> no changes -> delete. The dynamic resource makes the engine start a real
-// provider plugin process (pulumi-resource-pulumi-nodejs), found through pulumiEnv's PATH.
+// The real engine (CLI 3.248.0) drives the stand-in command and random plugins through preview,
+// up, a no-change up, in-place update vs replacement, and destroy.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as pulumi from "@pulumi/pulumi";
-import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PULUMI_VERSION, pulumiEnv, repoRoot, toolchainBin, toolchainReady } from "../../scripts/pulumi-env";
+import { EngineProject } from "./engineProject";
 
-const root = repoRoot();
-// Inside the repo so the program and the dynamic provider resolve the repo's node_modules.
-const scratch = path.join(root, ".tmp");
+const PROGRAM = `
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import * as random from "@pulumi/random";
+const cfg = new pulumi.Config();
+const seed = new random.RandomBytes("seed", { length: 16 });
+const hello = new command.local.Command("hello", {
+    create: "printf '%s\\\\n' " + (cfg.get("word") ?? "hi") + "; cat; echo warn >&2",
+    delete: "printf '%s' \\"$PULUMI_COMMAND_STDOUT\\" > deleted.txt",
+    stdin: "from-stdin",
+    triggers: [cfg.get("trigger") ?? "t1"],
+});
+export const stdout = hello.stdout;
+export const stderr = hello.stderr;
+export const hexLength = seed.hex.apply((h) => h.length);
+export const base64 = seed.base64;
+`;
 
-function providerBuilt(name: string): boolean {
-  return fs.existsSync(path.join(toolchainBin(), `pulumi-resource-${name}`));
-}
+describe("real engine with the stand-in plugins", () => {
+    let p: EngineProject;
+    let seedBefore: unknown;
+    beforeAll(() => { p = EngineProject.create(PROGRAM); });
+    afterAll(() => { p?.remove(); });
 
-// A provider with no network and no state outside Pulumi: create draws a token, diff
-// reports a change only when the input changes.
-const tokenProvider: pulumi.dynamic.ResourceProvider = {
-  async create(inputs: { label: string }) {
-    const token = require("crypto").randomBytes(8).toString("hex");
-    return { id: `${inputs.label}-${token}`, outs: { label: inputs.label, token } };
-  },
-  async diff(_id: string, olds: { label: string }, news: { label: string }) {
-    return { changes: olds.label !== news.label, replaces: olds.label !== news.label ? ["label"] : [] };
-  },
-};
+    it("previews without running anything, then creates", () => {
+        const plan = p.plan();
+        expect(plan.get("seed")).toBe("create");
+        expect(plan.get("hello")).toBe("create");
+        expect(fs.existsSync(path.join(p.dir, "deleted.txt"))).toBe(false);
 
-class Token extends pulumi.dynamic.Resource {
-  declare readonly token: pulumi.Output<string>;
-  constructor(name: string, label: string) {
-    super(tokenProvider, name, { label, token: undefined }, {});
-  }
-}
-
-class Box extends pulumi.ComponentResource {
-  constructor(name: string) {
-    super("nhs:test:Box", name, {}, {});
-    this.registerOutputs({});
-  }
-}
-
-describe("offline Pulumi toolchain with the real engine", () => {
-  let dir = "";
-  let env: Record<string, string> = {};
-  let pulumiCommand: PulumiCommand;
-
-  beforeAll(async () => {
-    if (!toolchainReady()) {
-      throw new Error(`no Pulumi ${PULUMI_VERSION} in ${toolchainBin()}: run tools/pulumi/build.sh (scripts/setup.sh does)`);
-    }
-    fs.mkdirSync(scratch, { recursive: true });
-    dir = fs.mkdtempSync(path.join(scratch, "engine-"));
-    fs.mkdirSync(path.join(dir, "state"));
-    env = {
-      ...pulumiEnv(root),
-      PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`,
-      PULUMI_CONFIG_PASSPHRASE: "toolchain-test-passphrase",
-    };
-    // skipVersionCheck stays false: the SDK itself checks the CLI is new enough.
-    pulumiCommand = await PulumiCommand.get({ root: path.dirname(toolchainBin()) });
-  });
-
-  afterAll(() => {
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  });
-
-  async function stackFor(name: string, program: () => Promise<Record<string, unknown>>): Promise<Stack> {
-    return LocalWorkspace.createOrSelectStack(
-      { projectName: name, stackName: "test", program },
-      {
-        workDir: dir,
-        pulumiCommand,
-        envVars: env,
-        projectSettings: { name, runtime: "nodejs", backend: { url: env.PULUMI_BACKEND_URL } },
-      },
-    );
-  }
-
-  it("is the pinned CLI version", () => {
-    expect(`v${pulumiCommand.version?.toString()}`).toBe(PULUMI_VERSION);
-  });
-
-  it("previews, creates, finds no changes, and destroys", async () => {
-    const stack = await stackFor("toolchain-engine", async () => {
-      new Box("box");
-      const token = new Token("token", "first");
-      return { token: token.token, secret: pulumi.secret("not-in-plaintext") };
+        const up = p.run("up", "--yes", "--skip-preview");
+        expect(up.code, up.out).toBe(0);
+        expect(up.out).not.toMatch(/pulumi-resource-\S+ from \$PATH/);
+        const o = p.outputs();
+        seedBefore = o.base64;
+        // stdout/stderr lose exactly one trailing newline; stdin reached the command.
+        expect(o.stdout).toBe("hi\nfrom-stdin");
+        expect(o.stderr).toBe("warn");
+        expect(o.hexLength).toBe(32);
+        expect(Buffer.from(String(o.base64), "base64")).toHaveLength(16);
+        // base64/hex are secrets in state.
+        expect(p.stateText()).not.toContain(String(o.base64));
     });
 
-    const preview = await stack.preview();
-    expect(preview.changeSummary).toEqual({ create: 3 });
+    it("a second up changes nothing", () => {
+        const up = p.run("up", "--yes", "--skip-preview", "--expect-no-changes");
+        expect(up.code, up.out).toBe(0);
+        expect(up.out).toMatch(/3 unchanged/);
+    });
 
-    const up = await stack.up();
-    expect(up.summary.result).toBe("succeeded");
-    expect(up.summary.resourceChanges).toEqual({ create: 3 });
-    expect(up.outputs.token.value).toMatch(/^[0-9a-f]{16}$/);
-    expect(up.outputs.secret.secret).toBe(true);
+    it("a changed create updates in place (re-running create); a changed trigger replaces", () => {
+        expect(p.run("config", "set", "word", "bye").code).toBe(0);
+        const up = p.run("up", "--yes", "--skip-preview");
+        expect(up.code, up.out).toBe(0);
+        expect(up.out).toMatch(/~ 1 updated/);
+        expect(up.out).not.toMatch(/replaced/);
 
-    const again = await stack.up();
-    expect(again.summary.resourceChanges).toEqual({ same: 3 });
-    const token = again.outputs.token.value;
-    expect(token).toBe(up.outputs.token.value);
+        expect(p.run("config", "set", "trigger", "t2").code).toBe(0);
+        const up2 = p.run("up", "--yes", "--skip-preview");
+        expect(up2.code, up2.out).toBe(0);
+        expect(up2.out).toMatch(/\+-1 replaced/);
+        const o = p.outputs();
+        expect(o.stdout).toBe("bye\nfrom-stdin");
+        expect(o.base64).toBe(seedBefore);
+        // The replaced resource's delete ran with its previous stdout in the environment.
+        expect(fs.readFileSync(path.join(p.dir, "deleted.txt"), "utf8")).toBe("bye\nfrom-stdin");
+    });
 
-    // The secret is encrypted in the state file, never stored in plaintext.
-    const stateText = fs
-      .readdirSync(path.join(dir, "state"), { recursive: true, withFileTypes: true })
-      .filter((e) => e.isFile() && e.name.endsWith(".json"))
-      .map((e) => fs.readFileSync(path.join(e.parentPath, e.name), "utf8"))
-      .join("\n");
-    expect(stateText).toContain(token);
-    expect(stateText).not.toContain("not-in-plaintext");
-
-    const destroy = await stack.destroy();
-    expect(destroy.summary.resourceChanges).toEqual({ delete: 3 });
-    await stack.workspace.removeStack("test");
-  });
-
-  // The real providers pinned by package.json. Their Go modules are not served here
-  // (tools/pulumi/README.md), so build.sh cannot produce them yet; this runs once it does.
-  it.skipIf(!providerBuilt("random") || !providerBuilt("command"))(
-    "runs @pulumi/random 4.21.2 and @pulumi/command 1.2.1 through the built providers",
-    async () => {
-      const random = await import("@pulumi/random");
-      const command = await import("@pulumi/command");
-      const stack = await stackFor("toolchain-providers", async () => {
-        const bytes = new random.RandomBytes("bytes", { length: 8 });
-        const echo = new command.local.Command("echo", { create: "printf nhs" });
-        return { hex: bytes.hex, stdout: echo.stdout };
-      });
-      expect((await stack.preview()).changeSummary).toEqual({ create: 3 });
-      const up = await stack.up();
-      expect(up.summary.resourceChanges).toEqual({ create: 3 });
-      expect(up.outputs.stdout.value).toBe("nhs");
-      expect((await stack.up()).summary.resourceChanges).toEqual({ same: 3 });
-      expect((await stack.destroy()).summary.resourceChanges).toEqual({ delete: 3 });
-      await stack.workspace.removeStack("test");
-    },
-  );
+    it("destroys, running the delete command", () => {
+        fs.rmSync(path.join(p.dir, "deleted.txt"), { force: true });
+        const d = p.run("destroy", "--yes", "--skip-preview");
+        expect(d.code, d.out).toBe(0);
+        expect(fs.readFileSync(path.join(p.dir, "deleted.txt"), "utf8")).toBe("bye\nfrom-stdin");
+    });
 });
