@@ -133,6 +133,8 @@ export class NixosServer extends pulumi.ComponentResource {
         host: s.host,
         user: s.user,
         rebuildResult: this.rebuild.stdout,
+        server: s.name,
+        confirmTimeoutSeconds: s.confirmTimeoutSeconds,
         verify: pulumi.all([hash, deployed.generation]).apply(([h, generation]) => ({
           name: s.name,
           hash: h,

@@ -33,3 +33,17 @@ describe("result lines", () => {
     expect(() => parseVerifyResult("nhs-result status=ok generation=x checks=1", "h")).toThrow('"generation" is not a whole number');
   });
 });
+
+describe("lost contact report", () => {
+  it("explains the watchdog when Verify never reached the host", async () => {
+    const { lostContactReport } = await import("../../components/verify");
+    expect(lostContactReport("nixos-prod", 600, "after 10 failed attempts: dial tcp 10.0.0.2:22: connect: connection refused\nmore")).toBe(
+      'server "nixos-prod": Verify could not reach the host over a new SSH connection after the switch (after 10 failed attempts: dial tcp 10.0.0.2:22: connect: connection refused). ' +
+        "If the new generation broke SSH, the host's watchdog rolls back to the previous generation by itself within 600s of the switch; nothing more is needed from here. Fix the config and run pulumi up again.",
+    );
+  });
+  it("stays quiet when the host gave its verdict", async () => {
+    const { lostContactReport } = await import("../../components/verify");
+    expect(lostContactReport("nixos-prod", 600, 'Process exited with status 1: running "x":\nnhs-result status=rolled-back')).toBeUndefined();
+  });
+});
