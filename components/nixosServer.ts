@@ -6,7 +6,7 @@ import { BootstrapCredentials, Endpoint, bootstrapConnection, deployConnection }
 import { DeployKey } from "./deployKey";
 import { KeyAuthorization } from "./keyAuthorization";
 import { createConfigSync, syncedRelease } from "./configSync";
-import { createRebuild, deployResult } from "./rebuild";
+import { createRebuild, deployResult, watchdogNotice } from "./rebuild";
 import { createVerify, verifyResult } from "./verify";
 import { HostProbe, isUnknownSystem } from "./hostProbe";
 import { collectRelease, packRelease } from "./lib/release";
@@ -125,6 +125,12 @@ export class NixosServer extends pulumi.ComponentResource {
       { parent: this, dependsOn: [this.probe] },
     );
     const deployed = deployResult(this.rebuild, s.host);
+    // Said before Verify runs, so a run that then loses contact has already told the user what
+    // happens next (as deploy-rs does): the host rolls itself back, nothing else is needed.
+    deployed.apply((d) => {
+      const notice = watchdogNotice(s.name, d, s.confirmTimeoutSeconds);
+      if (notice) pulumi.log.info(notice, this.rebuild);
+    });
 
     this.verify = createVerify(
       `${name}-verify`,
@@ -133,8 +139,6 @@ export class NixosServer extends pulumi.ComponentResource {
         host: s.host,
         user: s.user,
         rebuildResult: this.rebuild.stdout,
-        server: s.name,
-        confirmTimeoutSeconds: s.confirmTimeoutSeconds,
         verify: pulumi.all([hash, deployed.generation]).apply(([h, generation]) => ({
           name: s.name,
           hash: h,
