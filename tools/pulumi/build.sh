@@ -40,8 +40,14 @@ build() {
   tmp=$bin/.$name.tmp.$$
   # -mod=readonly: the committed go.sum is the pin; never resolve anything new.
   # GOTOOLCHAIN=local: never fetch a Go toolchain behind the user's back.
-  (cd "$dir" && CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false \
-    go build -mod=readonly -trimpath -ldflags "-s -w $ldflags" -o "$tmp" "$pkg")
+  # go prints a line per module downloaded; keep that out of the way unless it fails.
+  out=$bin/.$name.build.log
+  if ! (cd "$dir" && CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false \
+    go build -mod=readonly -trimpath -ldflags "-s -w $ldflags" -o "$tmp" "$pkg") >"$out" 2>&1; then
+    tail -n 40 "$out" >&2
+    log "$name $version: build failed (full log: $out)"
+    exit 1
+  fi
   mv -f "$tmp" "$bin/$name"
   tmp=""
   printf '%s\n' "$version" >"$stamp"
