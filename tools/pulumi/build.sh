@@ -57,12 +57,16 @@ build() {
 build pulumi cli github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "$PULUMI_VERSION" \
   "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
 
-# The language host and the two providers are pinned here, but their modules are not
-# served by the module proxy reachable from this project (README.md has the evidence),
-# so their wrapper modules do not exist yet and these lines report "skipped".
+# The language host of the pinned CLI's commit (module .../sdk/nodejs/cmd/pulumi-language-nodejs/v3,
+# untagged) is not served by the module proxy reachable here; sdk/v3 v3.68.0 is the newest
+# sdk/v3 that still contains the host itself, so that is what is built (README.md).
+LANGUAGE_HOST_VERSION=v3.68.0
 build pulumi-language-nodejs language-nodejs \
-  github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 "$PULUMI_VERSION" \
-  "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
+  github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs "$LANGUAGE_HOST_VERSION" \
+  "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$LANGUAGE_HOST_VERSION"
+
+# The providers are pinned here, but their modules are not served either (README.md has
+# the evidence), so their wrapper modules do not exist and these lines report "skipped".
 build pulumi-resource-command command \
   github.com/pulumi/pulumi-command/provider/cmd/pulumi-resource-command 1.2.1 \
   "-X github.com/pulumi/pulumi-command/provider/pkg/version.Version=1.2.1"
