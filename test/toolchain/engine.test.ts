@@ -1,14 +1,15 @@
 // The offline toolchain against the real engine: no mocks. An Automation API inline
-// program (the SDK hosts the language runtime itself, so no pulumi-language-nodejs is
-// needed) runs on the file backend with the passphrase secrets provider, and must show
-// create -> no changes -> delete. The dynamic resource makes the engine start a real
+// program (the SDK hosts the language runtime itself) and a `runtime: nodejs` TypeScript
+// project (through the built pulumi-language-nodejs) run on the file backend with the
+// passphrase secrets provider, and must show create -> no changes -> delete. The dynamic resource makes the engine start a real
 // provider plugin process (pulumi-resource-pulumi-nodejs), found through pulumiEnv's PATH.
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PULUMI_VERSION, pulumiEnv, repoRoot, toolchainBin, toolchainReady } from "../../scripts/pulumi-env";
+import { PULUMI_VERSION, pulumiEnv, pulumiExecutable, repoRoot, toolchainBin, toolchainReady } from "../../scripts/pulumi-env";
 
 const root = repoRoot();
 // Inside the repo so the program and the dynamic provider resolve the repo's node_modules.
@@ -118,6 +119,51 @@ describe("offline Pulumi toolchain with the real engine", () => {
     const destroy = await stack.destroy();
     expect(destroy.summary.resourceChanges).toEqual({ delete: 3 });
     await stack.workspace.removeStack("test");
+  });
+
+  it("runs a runtime: nodejs TypeScript project through the built language host", () => {
+    expect(fs.existsSync(path.join(toolchainBin(), "pulumi-language-nodejs"))).toBe(true);
+    const project = path.join(dir, "project");
+    fs.mkdirSync(project);
+    fs.writeFileSync(path.join(project, "Pulumi.yaml"), "name: toolchain-project\nruntime: nodejs\n");
+    fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "toolchain-project", main: "index.ts" }));
+    // Type-checked by ts-node at run time: a type error here would fail the run.
+    fs.writeFileSync(
+      path.join(project, "index.ts"),
+      [
+        'import * as pulumi from "@pulumi/pulumi";',
+        "const provider: pulumi.dynamic.ResourceProvider = {",
+        "  async create(inputs: { label: string }) {",
+        '    return { id: `${inputs.label}-${require("crypto").randomBytes(4).toString("hex")}`, outs: inputs };',
+        "  },",
+        "};",
+        "class Token extends pulumi.dynamic.Resource {",
+        "  constructor(name: string) { super(provider, name, { label: name }, {}); }",
+        "}",
+        'class Box extends pulumi.ComponentResource {',
+        '  constructor(name: string) { super("nhs:test:Box", name, {}, {}); this.registerOutputs({}); }',
+        "}",
+        'new Box("box");',
+        'export const tokenId = new Token("token").id;',
+        "",
+      ].join("\n"),
+    );
+    const cli = (...args: string[]) => {
+      const r = spawnSync(pulumiExecutable(), [...args, "--non-interactive"], { cwd: project, env: { ...process.env, ...env }, encoding: "utf8" });
+      return { code: r.status, out: `${r.stdout}${r.stderr}` };
+    };
+    expect(cli("stack", "init", "project").code).toBe(0);
+    const up = cli("up", "--yes", "--skip-preview");
+    expect(up.out).toMatch(/\+ 3 created/);
+    expect(up.code).toBe(0);
+    const noChanges = cli("preview", "--expect-no-changes");
+    expect(noChanges.out).toMatch(/3 unchanged/);
+    expect(noChanges.code).toBe(0);
+    expect(cli("stack", "output", "tokenId").out.trim()).toMatch(/^token-[0-9a-f]{8}$/);
+    const destroy = cli("destroy", "--yes");
+    expect(destroy.out).toMatch(/- 3 deleted/);
+    expect(destroy.code).toBe(0);
+    expect(cli("stack", "rm", "--yes", "project").code).toBe(0);
   });
 
   // The real providers pinned by package.json. Their Go modules are not served here
