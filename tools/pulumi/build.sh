@@ -50,6 +50,7 @@ build() {
   fi
   mv -f "$tmp" "$bin/$name"
   tmp=""
+  rm -f "$out"
   printf '%s\n' "$version" >"$stamp"
   log "$name $version: built in $(($(date +%s) - start))s"
 }
