@@ -61,7 +61,9 @@ export function toolchainReady(): boolean {
   try {
     const stamp = fs.readFileSync(path.join(toolchainBin(), ".pulumi.version"), "utf8").trim();
     fs.accessSync(pulumiExecutable(), fs.constants.X_OK);
-    return stamp === PULUMI_VERSION;
+    const plugins = path.join(repoRoot(), ".pulumi", "plugins");
+    const registered = ["resource-command-v1.2.1", "resource-random-v4.21.2"].every((d) => fs.existsSync(path.join(plugins, d)));
+    return stamp === PULUMI_VERSION && registered && fs.existsSync(path.join(toolchainBin(), "pulumi-language-nodejs"));
   } catch {
     return false;
   }

@@ -40,10 +40,17 @@ build() {
   tmp=$bin/.$name.tmp.$$
   # -mod=readonly: the committed go.sum is the pin; never resolve anything new.
   # GOTOOLCHAIN=local: never fetch a Go toolchain behind the user's back.
-  (cd "$dir" && CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false \
-    go build -mod=readonly -trimpath -ldflags "-s -w $ldflags" -o "$tmp" "$pkg")
+  # go prints a line per module downloaded; keep that out of the way unless it fails.
+  out=$bin/.$name.build.log
+  if ! (cd "$dir" && CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false \
+    go build -mod=readonly -trimpath -ldflags "-s -w $ldflags" -o "$tmp" "$pkg") >"$out" 2>&1; then
+    tail -n 40 "$out" >&2
+    log "$name $version: build failed (full log: $out)"
+    exit 1
+  fi
   mv -f "$tmp" "$bin/$name"
   tmp=""
+  rm -f "$out"
   printf '%s\n' "$version" >"$stamp"
   log "$name $version: built in $(($(date +%s) - start))s"
 }
@@ -51,10 +58,16 @@ build() {
 build pulumi cli github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "$PULUMI_VERSION" \
   "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
 
-# The language host's own module (sdk/nodejs/cmd/pulumi-language-nodejs/v3) is refused by the
-# module proxy (README.md has the evidence). Until v3.68.0 the same host lived inside sdk/v3,
-# which is served: that build speaks the engine's protocol and runs the 3.248 Node.js SDK.
+# The language host of the pinned CLI's commit (module .../sdk/nodejs/cmd/pulumi-language-nodejs/v3,
+# untagged) is not served by the module proxy reachable here; sdk/v3 v3.68.0 is the newest
+# sdk/v3 that still contains the host itself, so that is what is built (README.md).
+LANGUAGE_HOST_VERSION=v3.68.0
 build pulumi-language-nodejs language-nodejs \
-  github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs v3.68.0 \
-  "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v3.68.0"
-# The providers' modules are refused outright; tools/providers/ holds stand-ins (see there).
+  github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs "$LANGUAGE_HOST_VERSION" \
+  "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$LANGUAGE_HOST_VERSION"
+
+# The providers' modules are refused outright (README.md has the evidence). tools/providers/
+# holds stand-ins written against the same SDK protocol; register them in the project's
+# PULUMI_HOME plugin cache, where the engine looks for command 1.2.1 and random 4.21.2.
+"$here/../providers/install.sh" "$(cd "$here/../.." && pwd)/.pulumi" >/dev/null
+log "stand-in providers command 1.2.1 and random 4.21.2: registered"

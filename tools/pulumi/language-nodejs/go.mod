@@ -1,6 +1,11 @@
+// Wrapper module: builds pulumi-language-nodejs (see ../README.md). The host of the
+// pinned CLI's own commit lives in a module with no tags whose pseudo-version is not
+// served; sdk/v3 v3.68.0 is the newest sdk/v3 that still contains the host itself.
 module nixos-home-server/tools/pulumi/language-nodejs
 
-go 1.26
+go 1.21
+
+tool github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
 
 require (
 	github.com/Microsoft/go-winio v0.5.2 // indirect
@@ -67,8 +72,3 @@ require (
 	lukechampine.com/frand v1.4.2 // indirect
 	sourcegraph.com/sourcegraph/appdash v0.0.0-20211028080628-e2786a622600 // indirect
 )
-
-// Copied from sdk/v3@v3.68.0's own go.mod: a dependency's replace lines do not apply here.
-replace golang.org/x/text => golang.org/x/text v0.3.6
-
-tool github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
