@@ -41,8 +41,10 @@ describe("interrupted run", () => {
         child.stderr!.on("data", (d) => (out += d));
         const exited = new Promise<void>((resolve) => child.on("close", () => resolve()));
 
-        // Interrupt once the host is activating the new generation.
-        await waitFor(() => host.run("test -f /var/lib/nixos-home-server/state/pending || ls /var/lib/nixos-home-server/state/lock >/dev/null 2>&1"), (r) => r.code === 0, 60);
+        // Interrupt once the host has armed its watchdog and is activating the new generation.
+        const armed = await waitFor(() => hostState(host), (v) => v.watchdog === "armed", 60);
+        expect(armed.watchdog).toBe("armed");
+        const interruptedAt = Date.now();
         child.kill("SIGINT");
         await new Promise((r) => setTimeout(r, 1000));
         child.kill("SIGKILL");
@@ -53,6 +55,8 @@ describe("interrupted run", () => {
         expect(s.watchdog).toBe("none");
         expect(s.system).toBe(good.system);
         expect(s.failedUnits).toEqual([]);
+        // It was the watchdog, not the deployer: nothing could have rolled back before it fired.
+        expect((Date.now() - interruptedAt) / 1000).toBeGreaterThan(20);
 
         // The documented recovery: release the stale lock, clear what the killed run left pending, deploy.
         await cli(["cancel", "--stack", "int", "--yes", "--non-interactive"]);
