@@ -84,11 +84,6 @@ export function isDrifted(o: HostObservation): boolean {
     return o.deployed !== "none" && o.system !== o.deployed;
 }
 
-/** A system this tool never deployed: overwriting it deserves a warning (colmena's replaceUnknownProfiles). */
-export function isUnknownSystem(o: HostObservation): boolean {
-    return o.deployed === "none" && o.system !== "none";
-}
-
 // Dynamic providers are serialized into state, so everything they use is required inside them.
 async function observe(name: string, t: ProbeTarget): Promise<HostObservation> {
     const { execFile } = require("node:child_process") as typeof import("node:child_process");

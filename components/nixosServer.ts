@@ -8,7 +8,7 @@ import { KeyAuthorization } from "./keyAuthorization";
 import { createConfigSync, syncedRelease } from "./configSync";
 import { createRebuild, deployResult, watchdogNotice } from "./rebuild";
 import { createVerify, verifyResult } from "./verify";
-import { HostProbe, isUnknownSystem } from "./hostProbe";
+import { HostProbe } from "./hostProbe";
 import { collectRelease, packRelease } from "./lib/release";
 
 export interface NixosServerArgs {
@@ -97,14 +97,6 @@ export class NixosServer extends pulumi.ComponentResource {
       { name: s.name, host: s.host, port: s.port, user: s.user, hostKey: s.hostKey, privateKey: this.deployKey.privateKey },
       { parent: this.configSync, dependsOn: [this.configSync] },
     );
-    this.probe.observed.apply((o) => {
-      if (isUnknownSystem(o)) {
-        pulumi.log.warn(
-          `server "${s.name}": the running system ${o.system} was not deployed by nixos-home-server; this deploy replaces it (it stays in the generation list for a manual rollback)`,
-          this,
-        );
-      }
-    });
 
     this.rebuild = createRebuild(
       `${name}-rebuild`,

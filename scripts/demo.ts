@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { listHosts, startHosts, stopAllHosts } from "../test/harness/hosts";
-import { E2EProject } from "../test/harness/project";
+import { E2EProject, PASSPHRASE } from "../test/harness/project";
 import { ensureToolchain, pulumiExecutable, repoRoot } from "./pulumi-env";
 
 const DIR = path.join(repoRoot(), ".demo");
@@ -51,7 +51,7 @@ async function up(): Promise<void> {
     for (const h of hosts) {
         console.log(`  ssh -i ${h.privateKeyPath} -o UserKnownHostsFile=${h.knownHostsPath} ${h.bootstrapUser}@${h.address}`);
     }
-    console.log(`  cd .demo && PULUMI_BACKEND_URL=file://${project.stateDir} PULUMI_CONFIG_PASSPHRASE=... npm run pulumi -- stack output --stack demo`);
+    console.log(`  cd .demo && PULUMI_BACKEND_URL=file://${project.stateDir} PULUMI_CONFIG_PASSPHRASE=${PASSPHRASE} npm run pulumi -- stack output --stack demo`);
     console.log("  npm run demo -- down    # stop the hosts and remove .demo/");
 }
 

@@ -43,10 +43,9 @@ export function pulumiEnv(root: string): Record<string, string> {
   const stateDir = path.join(root, ".pulumi-state");
   const backend = process.env.PULUMI_BACKEND_URL || `file://${stateDir}`;
   if (backend === `file://${stateDir}`) fs.mkdirSync(stateDir, { recursive: true });
-  // @pulumi/pulumi ships pulumi-resource-pulumi-nodejs (the dynamic-provider plugin) in
-  // its package; the official CLI archive puts it next to pulumi, we put it on PATH.
-  const sdkDir = path.join(root, "node_modules", "@pulumi", "pulumi");
-  const pathParts = [toolchainBin(), sdkDir, process.env.PATH ?? ""].filter((p) => p !== "");
+  // Plugins (the stand-in providers and @pulumi/pulumi's dynamic-provider plugin) are
+  // registered in PULUMI_HOME by tools/providers/install.sh, not put on PATH.
+  const pathParts = [toolchainBin(), process.env.PATH ?? ""].filter((p) => p !== "");
   return {
     PULUMI_HOME: path.join(root, ".pulumi"),
     PULUMI_BACKEND_URL: backend,
@@ -62,7 +61,7 @@ export function toolchainReady(): boolean {
     const stamp = fs.readFileSync(path.join(toolchainBin(), ".pulumi.version"), "utf8").trim();
     fs.accessSync(pulumiExecutable(), fs.constants.X_OK);
     const plugins = path.join(repoRoot(), ".pulumi", "plugins");
-    const registered = ["resource-command-v1.2.1", "resource-random-v4.21.2"].every((d) => fs.existsSync(path.join(plugins, d)));
+    const registered = ["resource-command-v1.2.1", "resource-random-v4.21.2", "resource-pulumi-nodejs-v3.248.0"].every((d) => fs.existsSync(path.join(plugins, d)));
     return stamp === PULUMI_VERSION && registered && fs.existsSync(path.join(toolchainBin(), "pulumi-language-nodejs"));
   } catch {
     return false;

@@ -70,6 +70,11 @@ if [ -z "$g0" ] || [ -z "$s0" ]; then
   precondition "no current system generation in $PROFILE"
 fi
 log "current generation $g0 ($s0)"
+# colmena's replaceUnknownProfiles guard, as a warning: say so before overwriting a
+# system this tool never confirmed here. It stays in the generation list.
+if [ ! -f "$DEPLOYED" ]; then
+  log "warning: the running system $s0 (generation $g0) was not deployed by nixos-home-server; this deploy replaces it; to go back: rollback.sh --to $g0"
+fi
 start=$(date +%s)
 printf 'nhs-start=%s\n' "$start" >>"$DEPLOY_LOG"
 printf '%s deploy %s mode=%s release=%s from generation %s\n' "$(date -u +%FT%TZ)" "$name" "$mode" "$release" "$g0" >>"$DEPLOY_LOG"

@@ -10,7 +10,8 @@ import { pulumiEnv, repoRoot, toolchainRoot } from "../../scripts/pulumi-env";
 const ROOT = repoRoot();
 /** What a copy needs to run the program; nothing from test/ or the committed stacks. */
 const PROJECT_FILES = ["Pulumi.yaml", "index.ts", "package.json", "tsconfig.json", "flake.nix", "flake.lock", "components", "nixos"];
-const PASSPHRASE = "e2e-passphrase";
+/** Throwaway stacks only (tests, the demo): their state is local and disposable. */
+export const PASSPHRASE = "e2e-passphrase";
 
 export interface ServerOverrides {
     mode?: "switch" | "boot" | "test" | "dry-activate";

@@ -10,15 +10,20 @@ home=${1:-${PULUMI_HOME:-$HOME/.pulumi}}
 plugins="$home/plugins"
 mkdir -p -- "$plugins"
 
+# install_one NAME VERSION EXECUTABLE
 install_one() {
     name=$1
     version=$2
     dir="$plugins/resource-$name-v$version"
     rm -f -- "$dir.partial" "$dir.lock"
     mkdir -p -- "$dir"
-    ln -sfn -- "$here/$name/pulumi-resource-$name" "$dir/pulumi-resource-$name"
+    ln -sfn -- "$3" "$dir/pulumi-resource-$name"
     echo "installed resource plugin $name $version -> $dir"
 }
 
-install_one command 1.2.1
-install_one random 4.21.2
+install_one command 1.2.1 "$here/command/pulumi-resource-command"
+install_one random 4.21.2 "$here/random/pulumi-resource-random"
+# Not a stand-in: the SDK's own dynamic-provider plugin (HostProbe), which the official CLI
+# archive ships next to pulumi. Registered here rather than found on PATH, which the engine
+# would announce with a warning on every run.
+install_one pulumi-nodejs 3.248.0 "$here/../../node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs"
