@@ -6,7 +6,7 @@
 set -eu
 stack=${1:?usage: check.sh STACK}
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=scripts/ci/lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 
 out=$(mktemp)

@@ -1,3 +1,4 @@
+#!/bin/sh
 # Shared by the CI step scripts (sourced, not run).
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)

@@ -11,7 +11,6 @@ dir=$2
 pubkey=$(cat "$3")
 password=$(cat "$4")
 deploy_key=${5:-with-deploy-key}
-here=$(dirname "$(readlink -f "$0")")
 
 # Private views: /etc and /var/lib as overlays (changes stay with this host),
 # /nix as a 1 GiB tmpfs (so "disk full" is a real full filesystem), and fresh /run,
@@ -71,5 +70,5 @@ initial=/var/lib/nhs-sim/initial
 mkdir -p "$initial/nixos/hosts/$name"
 printf '{ description = "initial generation of the simulated host %s"; outputs = _: { }; }\n' "$name" >"$initial/flake.nix"
 printf 'units=sshd.service nginx.service\n' >"$initial/nixos/hosts/$name/sim.env"
-PATH=/usr/local/bin:$PATH "$here/nixos-rebuild.sh" switch --flake "$initial#$name" 2>/dev/null
+PATH=/usr/local/bin:$PATH /usr/local/bin/nixos-rebuild.sh switch --flake "$initial#$name" 2>/dev/null
 ln -sfn "$(readlink /run/current-system)" /run/booted-system

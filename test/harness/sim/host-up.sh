@@ -16,10 +16,13 @@ netns=nhs-$name
 
 mkdir -p "$dir/etc-upper" "$dir/etc-work" "$dir/varlib-upper" "$dir/varlib-work" "$dir/home" "$dir/bin"
 mkdir -p /nix /var/lib /home /usr/local/bin
+# Copies, not links: the host mounts its own /tmp and /run, which would hide a checkout
+# (or a CI clone) that lives under either of them.
+cp "$here"/*.sh "$dir/bin/"
 for t in nixos-rebuild nix-env systemctl journalctl systemd-run switch-to-configuration; do
   target=$t
   [ "$t" = switch-to-configuration ] && target=nhs-switch-to-configuration
-  ln -sfn "$here/$t.sh" "$dir/bin/$target"
+  ln -sfn "$t.sh" "$dir/bin/$target"
 done
 
 # The namespace files must live on a private mount, or the kernel refuses to bind
@@ -43,4 +46,4 @@ ip -n "$netns" addr add "10.231.$idx.2/24" dev eth0
 ip -n "$netns" link set eth0 up
 ip -n "$netns" link set lo up
 
-nsenter --mount="$nsfile" --net="/run/netns/$netns" sh "$here/host-init.sh" "$name" "$dir" "$pubkey" "$pwfile" "$deploy_key"
+nsenter --mount="$nsfile" --net="/run/netns/$netns" sh "$dir/bin/host-init.sh" "$name" "$dir" "$pubkey" "$pwfile" "$deploy_key"
