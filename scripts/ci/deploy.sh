@@ -8,10 +8,4 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-status=0
-pulumi up --stack "$stack" --refresh --yes --skip-preview --non-interactive >"$out" 2>&1 || status=$?
-cat "$out"
-summary "### pulumi up: $stack" "$out" "$status"
-exit "$status"
+summarized "### pulumi up: $stack" up --stack "$stack" --refresh --yes --skip-preview --non-interactive

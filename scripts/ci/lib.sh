@@ -8,12 +8,22 @@ pulumi() {
   npm run --silent --prefix "$repo" pulumi -- "$@"
 }
 
-# summary TITLE FILE STATUS: append a step result to the GitHub job summary, if any.
-summary() {
-  [ -n "${GITHUB_STEP_SUMMARY:-}" ] || return 0
-  {
-    printf '%s (exit %s)\n\n```\n' "$1" "$3"
-    tail -n 200 "$2"
-    printf '```\n'
-  } >>"$GITHUB_STEP_SUMMARY"
+# summarized TITLE PULUMI_ARGS...: run pulumi, show its output, append the tail of it to
+# the GitHub job summary (if any), and exit with pulumi's status.
+summarized() {
+  title=$1
+  shift
+  out=$(mktemp)
+  trap 'rm -f "$out"' EXIT
+  status=0
+  pulumi "$@" >"$out" 2>&1 || status=$?
+  cat "$out"
+  if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
+    {
+      printf '%s (exit %s)\n\n```\n' "$title" "$status"
+      tail -n 200 "$out"
+      printf '```\n'
+    } >>"$GITHUB_STEP_SUMMARY"
+  fi
+  exit "$status"
 }

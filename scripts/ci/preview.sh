@@ -7,10 +7,4 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-status=0
-pulumi preview --stack "$stack" --refresh --diff --non-interactive >"$out" 2>&1 || status=$?
-cat "$out"
-summary "### pulumi preview: $stack" "$out" "$status"
-exit "$status"
+summarized "### pulumi preview: $stack" preview --stack "$stack" --refresh --diff --non-interactive
