@@ -133,16 +133,6 @@ export class E2EProject {
         fs.writeFileSync(path.join(this.dir, `Pulumi.${this.stackName}.yaml`), `config: ${JSON.stringify(config, null, 2)}\n`);
     }
 
-    /** Replaces one server's settings (e.g. a new host key) in the stack file. */
-    updateServer(name: string, o: ServerOverrides): void {
-        this.opts.servers = { ...this.opts.servers, [name]: { ...this.opts.servers?.[name], ...o } };
-        const file = path.join(this.dir, `Pulumi.${this.stackName}.yaml`);
-        const salt = fs.readFileSync(file, "utf8").match(/^encryptionsalt: .*$/m)?.[0];
-        this.writeStackFile();
-        if (salt) fs.appendFileSync(file, `${salt}\n`);
-        this.stackHandle = undefined;
-    }
-
     async stack(): Promise<Stack> {
         if (this.stackHandle) return this.stackHandle;
         const pulumiCommand = await PulumiCommand.get({ root: toolchainRoot(), skipVersionCheck: false });
@@ -167,14 +157,6 @@ export class E2EProject {
         const stack = await this.stack();
         return this.capture(async (onOutput, onEvent) => {
             const r = await stack.up({ onOutput, onEvent, refresh: opts.refresh });
-            return r.summary.resourceChanges;
-        });
-    }
-
-    async refresh(): Promise<RunResult> {
-        const stack = await this.stack();
-        return this.capture(async (onOutput, onEvent) => {
-            const r = await stack.refresh({ onOutput, onEvent });
             return r.summary.resourceChanges;
         });
     }
