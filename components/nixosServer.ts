@@ -6,7 +6,7 @@ import { BootstrapCredentials, Endpoint, bootstrapConnection, deployConnection }
 import { DeployKey } from "./deployKey";
 import { KeyAuthorization } from "./keyAuthorization";
 import { createConfigSync, syncedRelease } from "./configSync";
-import { createRebuild, deployResult, watchdogNotice } from "./rebuild";
+import { createRebuild, deployResult } from "./rebuild";
 import { createVerify, verifyResult } from "./verify";
 import { HostProbe } from "./hostProbe";
 import { collectRelease, packRelease } from "./lib/release";
@@ -117,12 +117,6 @@ export class NixosServer extends pulumi.ComponentResource {
       { parent: this, dependsOn: [this.probe] },
     );
     const deployed = deployResult(this.rebuild, s.host);
-    // Said before Verify runs, so a run that then loses contact has already told the user what
-    // happens next (as deploy-rs does): the host rolls itself back, nothing else is needed.
-    deployed.apply((d) => {
-      const notice = watchdogNotice(s.name, d, s.confirmTimeoutSeconds);
-      if (notice) pulumi.log.info(notice, this.rebuild);
-    });
 
     this.verify = createVerify(
       `${name}-verify`,

@@ -28,16 +28,6 @@ export function createRebuild(name: string, args: RebuildArgs, opts: pulumi.Cust
   );
 }
 
-/** What the armed watchdog will do if Verify never confirms, e.g. because the new generation broke SSH. */
-export function watchdogNotice(server: string, d: DeployResult, confirmTimeoutSeconds: number): string | undefined {
-  if (d.watchdog !== "armed") return undefined;
-  return (
-    `server "${server}": generation ${d.generation} is active and its watchdog is armed: unless Verify confirms within ` +
-    `${confirmTimeoutSeconds}s (for example because the new generation broke SSH), the host rolls itself back to ` +
-    `generation ${d.previousGeneration} with nothing needed from here`
-  );
-}
-
 export function deployResult(cmd: remote.Command, host: string): pulumi.Output<DeployResult> {
   return cmd.stdout.apply((s) => parseDeployResult(s, host));
 }

@@ -123,6 +123,8 @@ fi
 if [ "$mode" = test ]; then s1=$(running_store); else s1=$(generation_store "$g1"); fi
 # The confirm window starts now, after a possibly slow activation.
 watchdog_arm "$timeout" "$g0"
+# Said now, so a deployer that loses contact next has already been told what happens.
+log "generation $g1 is active; unless verify confirms within ${timeout}s (for example because it broke SSH), the watchdog rolls back to generation $g0 by itself"
 write_pending "state=armed" "name=$name" "mode=$mode" "previous=$g0" "previous_store=$s0" \
   "generation=$g1" "store=$s1" "release=$release" "since=$start" "timeout=$timeout"
 prune_generations "$keep" "$g0" "$g1"

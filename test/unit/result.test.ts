@@ -34,13 +34,3 @@ describe("result lines", () => {
   });
 });
 
-describe("watchdog notice", () => {
-  it("tells what the host does if Verify never confirms, and says nothing without a watchdog", async () => {
-    const { watchdogNotice } = await import("../../components/rebuild");
-    const d = parseDeployResult("nhs-result status=ok previous=42 generation=43 store=/nix/store/x duration=3 watchdog=armed", "h");
-    expect(watchdogNotice("nixos-prod", d, 600)).toBe(
-      'server "nixos-prod": generation 43 is active and its watchdog is armed: unless Verify confirms within 600s (for example because the new generation broke SSH), the host rolls itself back to generation 42 with nothing needed from here',
-    );
-    expect(watchdogNotice("nixos-prod", { ...d, watchdog: "none" }, 600)).toBeUndefined();
-  });
-});
