@@ -4,7 +4,7 @@ import { describe, it, expect, beforeAll, afterAll, afterEach } from "vitest";
 import * as fs from "node:fs";
 import { startHosts, SimHost } from "../harness/hosts";
 import { BASE } from "../harness/release";
-import { newRelease, deployArgs, verifyArgs, run, expectHealthy, expectNoWatchdog, waitFor } from "./helpers";
+import { newRelease, deployArgs, verifyArgs, run, expectHealthy, expectNoWatchdog, waitFor, waitWatchdogGone } from "./helpers";
 
 let host: SimHost;
 beforeAll(async () => {
@@ -67,6 +67,7 @@ describe("faults", () => {
     // Nothing from the deployer from here on.
     await waitFor("the watchdog rollback", async () => (await host.generation()) === g0 && (await pendingGone()), 20_000);
     expect(Date.now() - t0).toBeLessThan(15_000);
+    await waitWatchdogGone(host);
     await expectHealthy(host);
     const last = await host.mustRun(`cat ${BASE}/state/last-result`);
     expect(last).toMatch(new RegExp(`status=rolled-back trigger=watchdog previous=${g1} generation=${g0} report=generation ${g1} not confirmed within 4s; watchdog rolled back from generation ${g1} to ${g0}`));
@@ -87,7 +88,7 @@ describe("faults", () => {
     await waitFor("the new generation", async () => (await host.run("ls /nix/var/nix/profiles")).stdout !== before, 15_000);
     // ... and with nobody to confirm it, the host goes back by itself.
     await waitFor("the watchdog rollback", async () => (await host.generation()) === g0 && (await pendingGone()), 30_000);
-    await waitFor("watchdog gone", async () => (await host.run("systemctl is-active nhs-watchdog.timer nhs-watchdog.service")).code !== 0, 10_000);
+    await waitWatchdogGone(host);
     await expectHealthy(host);
     expect(await host.mustRun(`cat ${BASE}/state/last-result`)).toMatch(/trigger=watchdog/);
   });
@@ -105,6 +106,7 @@ describe("faults", () => {
     // Nobody confirms: the re-armed window (2 s after activation) rolls back.
     await waitFor("the watchdog rollback", async () => (await host.generation()) === g0 && (await pendingGone()), 20_000);
     expect(await host.mustRun(`cat ${BASE}/state/last-result`)).toMatch(new RegExp(`trigger=watchdog previous=${g1} generation=${g0}`));
+    await waitWatchdogGone(host);
     await expectHealthy(host);
   });
 

@@ -58,3 +58,8 @@ export async function waitFor(what: string, fn: () => Promise<boolean>, ms: numb
   }
   throw new Error(`timed out after ${ms} ms waiting for ${what}`);
 }
+
+/** A watchdog rollback is written before its own unit exits: wait for the unit to finish. */
+export async function waitWatchdogGone(host: SimHost): Promise<void> {
+  await waitFor("watchdog gone", async () => (await host.run("systemctl is-active nhs-watchdog.timer nhs-watchdog.service")).code !== 0, 10_000);
+}
