@@ -49,6 +49,12 @@ describe("rendered command lines (exact)", () => {
     );
   });
 
+  it("verify names the generation Rebuild produced, so a rolled-back deploy cannot pass", () => {
+    const args = { name: "a", hash: H, retries: 1, intervalSeconds: 1, timeoutSeconds: 1, units: [], http: [], commands: [], journal: "ignore" as const, minFreeMb: 0 };
+    expect(renderVerify("root", { ...args, generation: 43 })).toMatch(/'--min-free-mb' '0' '--generation' '43'$/);
+    expect(renderVerify("root", args)).not.toContain("--generation");
+  });
+
   it("sync bootstrap", () => {
     expect(renderSyncBootstrap("deploy", H, 3)).toBe(
       `sudo -n sh -c 'set -eu; b=/var/lib/nixos-home-server; mkdir -p "$b/tmp"; t=$(mktemp -d "$b/tmp/sync.XXXXXX"); trap "rm -rf \\"\\$t\\"" EXIT; base64 -d > "$t/release.tar.gz"; tar -xzf "$t/release.tar.gz" -C "$t" .nhs/receive.sh; sh "$t/.nhs/receive.sh" "$t/release.tar.gz" "$1" "$2"' nhs-sync '${H}' '3'`,
