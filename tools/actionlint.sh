@@ -5,6 +5,7 @@ set -eu
 version=v1.7.12
 bin_dir="${NHS_CACHE:-$HOME/.cache/nixos-home-server}/actionlint-$version"
 repo=$(cd "$(dirname "$0")/.." && pwd)
+PATH=$PATH:/usr/local/go/bin
 
 if [ ! -x "$bin_dir/actionlint" ]; then
   printf 'actionlint: building %s (once)\n' "$version" >&2

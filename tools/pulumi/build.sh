@@ -11,6 +11,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache_root=${NHS_CACHE:-$HOME/.cache/nixos-home-server}/pulumi-$PULUMI_VERSION
 bin=$cache_root/bin
 
+# Go's official tarball installs here; a non-login shell (CI) may not have it on PATH.
+PATH=$PATH:/usr/local/go/bin
 log() { printf 'pulumi-toolchain: %s\n' "$*" >&2; }
 
 tmp=""
