@@ -24,11 +24,6 @@ export function toolchainBin(): string {
   return path.join(toolchainRoot(), "bin");
 }
 
-/** Same as toolchainBin(): the name CONTRACT.md uses. */
-export function pulumiBin(): string {
-  return toolchainBin();
-}
-
 /** Full path of the cached pulumi CLI. */
 export function pulumiExecutable(): string {
   return path.join(toolchainBin(), "pulumi");

@@ -3,12 +3,12 @@
 # the current/previous symlinks, prune old releases.
 #   receive.sh TARBALL HASH KEEP_RELEASES
 #
-# It is started by the one-line sync bootstrap (rendered by the Pulumi program), run
-# as `sudo -n sh -c '<bootstrap>'` (no sudo for root) with the base64 of the
-# deterministic release .tar.gz on stdin; HASH = sha256 of the .tar.gz, KEEP = N:
-#   set -eu; umask 022; B=/var/lib/nixos-home-server; mkdir -p "$B"; t=$(mktemp -d "$B/incoming.XXXXXX"); base64 -d >"$t/r.tgz"; tar -xzf "$t/r.tgz" -C "$t" .nhs/receive.sh; exec sh "$t/.nhs/receive.sh" "$t/r.tgz" HASH KEEP
+# It is started by the one-line sync bootstrap, renderSyncBootstrap() in
+# components/lib/remoteCommand.ts: that decodes the base64 of the deterministic
+# release .tar.gz from stdin into a temp dir it removes on exit, unpacks only
+# .nhs/receive.sh, and runs it with HASH = sha256 of the .tar.gz and KEEP = N.
 # The tarball's entries are relative paths without a leading "./" (".nhs/receive.sh",
-# "flake.nix", "nixos/..."). receive.sh removes that incoming.* dir when done.
+# "flake.nix", "nixos/...").
 set -eu
 # Self-contained (no lib.sh): the bootstrap unpacks only this file before it runs.
 BASE=${NHS_BASE:-/var/lib/nixos-home-server}
@@ -43,12 +43,8 @@ case "$hash" in
   *[!0-9a-f]* | '') usage_error "HASH must be a lowercase hex sha256, got '$hash'" ;;
 esac
 [ "${#hash}" = 64 ] || usage_error "HASH must be 64 hex digits, got ${#hash}"
-incoming=""
-case "$tarball" in
-  "$BASE"/incoming.*/*) incoming=$(dirname "$tarball") ;;
-esac
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp" ${incoming:+"$incoming"}' EXIT
+trap 'rm -rf "$tmp"' EXIT
 [ -f "$tarball" ] || precondition "bad release: tarball $tarball does not exist"
 
 releases=$BASE/releases

@@ -33,6 +33,13 @@ function walk(root: string, rel: string, skip: (rel: string) => boolean, out: Ar
   }
 }
 
+/** Every file and directory under `root`, sorted, as archive entries. */
+export function treeEntries(root: string): ArchiveEntry[] {
+  const out: ArchiveEntry[] = [];
+  walk(root, "", () => false, out);
+  return out;
+}
+
 export interface ReleaseInputs {
   /** Project root holding flake.nix, flake.lock and nixos/. */
   root: string;

@@ -4,8 +4,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import * as crypto from "node:crypto";
-import { must } from "./exec";
+import { packRelease as packEntries, treeEntries } from "../../components/lib/release";
+import { renderHostScript, renderSyncBootstrap } from "../../components/lib/remoteCommand";
 import type { SimHost, SshOptions } from "./hosts";
 import type { ExecResult } from "./exec";
 
@@ -43,43 +43,21 @@ export function makeRelease(spec: ReleaseSpec): string {
   return dir;
 }
 
-/** A deterministic .tar.gz of the release (sorted, fixed mtime and owner) + its sha256. */
+/** The release packed exactly as the Pulumi program packs it: deterministic .tar.gz + sha256. */
 export async function packRelease(dir: string): Promise<{ tarball: Buffer; hash: string }> {
-  const entries = fs.readdirSync(dir).sort();
-  const tar = await must("sh", [
-    "-c",
-    'cd "$1" && shift && tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --mode=u+rw,go+r -cf - -- "$@" | gzip -n | base64 -w0',
-    "pack", dir, ...entries,
-  ]);
-  const tarball = Buffer.from(tar, "base64");
-  return { tarball, hash: crypto.createHash("sha256").update(tarball).digest("hex") };
+  return packEntries(treeEntries(dir));
 }
 
-/** The one-line bootstrap documented at the top of components/host/receive.sh. */
-export function bootstrapLine(hash: string, keep: number): string {
-  return (
-    'set -eu; umask 022; B=/var/lib/nixos-home-server; mkdir -p "$B"; t=$(mktemp -d "$B/incoming.XXXXXX"); ' +
-    'base64 -d >"$t/r.tgz"; tar -xzf "$t/r.tgz" -C "$t" .nhs/receive.sh; ' +
-    `exec sh "$t/.nhs/receive.sh" "$t/r.tgz" ${hash} ${keep}`
-  );
-}
-
-/** Single-quotes one shell word. */
-export function q(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
-/** Sends a release over SSH (stdin = base64 of the tarball); resolves to receive's result. */
+/** Sends a release over SSH with the program's own sync bootstrap; resolves to receive's result. */
 export async function syncRelease(host: SimHost, dir: string, keep = 3, opts: SshOptions = {}): Promise<ExecResult & { hash: string }> {
   const { tarball, hash } = await packRelease(dir);
-  const r = await host.ssh(`sudo -n sh -c ${q(bootstrapLine(hash, keep))}`, { ...opts, input: tarball.toString("base64") });
+  const r = await host.ssh(renderSyncBootstrap(opts.user ?? host.deployUser, hash, keep), { ...opts, input: tarball.toString("base64") });
   return { ...r, hash };
 }
 
-/** Runs releases/<hash>/.nhs/<script> with quoted arguments, as the program renders it. */
+/** Runs releases/<hash>/.nhs/<script> exactly as the program renders it. */
 export function hostScript(host: SimHost, hash: string, script: string, args: string[], opts: SshOptions = {}): Promise<ExecResult> {
-  const cmd = ["sudo", "-n", "sh", `${BASE}/releases/${hash}/.nhs/${script}`, ...args.map(q)].join(" ");
-  return host.ssh(cmd, opts);
+  return host.ssh(renderHostScript(opts.user ?? host.deployUser, hash, script, args), opts);
 }
 
 /** Parses the one `nhs-result` line: key=value pairs, `report` is the rest of the line. */

@@ -1,7 +1,8 @@
 // receive.sh over real SSH: atomic swap, idempotent re-sync, pruning, bad hash.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { startHosts, SimHost } from "../harness/hosts";
-import { BASE, makeRelease, packRelease, syncRelease, bootstrapLine, q, parseResult } from "../harness/release";
+import { BASE, makeRelease, packRelease, syncRelease, parseResult } from "../harness/release";
+import { renderSyncBootstrap } from "../../components/lib/remoteCommand";
 
 let host: SimHost;
 beforeAll(async () => {
@@ -28,8 +29,9 @@ describe("receive.sh", () => {
     expect(await link("current")).toBe(`releases/${a}`);
     expect(await link("previous")).toBe("");
     expect((await host.run(`test -f ${BASE}/current/nixos/old-only.nix && test -f ${BASE}/current/.nhs/deploy.sh`)).code).toBe(0);
-    // the bootstrap's incoming dir is gone, no half-unpacked .tmp is left
-    expect((await host.mustRun(`ls -1 ${BASE}`)).split("\n").filter(Boolean).sort()).toEqual(["current", "releases", "state"]);
+    // the bootstrap's temp dir is gone (tmp/ is left empty), no half-unpacked .tmp is left
+    expect((await host.mustRun(`ls -1 ${BASE}`)).split("\n").filter(Boolean).sort()).toEqual(["current", "releases", "state", "tmp"]);
+    expect(await host.mustRun(`ls -A ${BASE}/tmp`)).toBe("");
   });
 
   it("re-syncing the same release is a no-op", async () => {
@@ -66,13 +68,14 @@ describe("receive.sh", () => {
     const cur = await link("current");
     const { tarball } = await packRelease(rel(6));
     const wrong = "0".repeat(64);
-    const r = await host.ssh(`sudo -n sh -c ${q(bootstrapLine(wrong, 3))}`, { input: tarball.toString("base64") });
+    const r = await host.ssh(renderSyncBootstrap(host.deployUser, wrong, 3), { input: tarball.toString("base64") });
     expect(r.code).toBe(3);
     const res = parseResult(r.stdout);
     expect(res.status).toBe("precondition-failed");
     expect(res.report).toMatch(/^bad release: sha256 of the received tarball is [0-9a-f]{64}, expected 0{64}/);
     expect(await link("current")).toBe(cur);
-    expect((await host.mustRun(`ls -1 ${BASE}`)).split("\n").filter(Boolean).sort()).toEqual(["current", "previous", "releases", "state"]);
+    expect((await host.mustRun(`ls -1 ${BASE}`)).split("\n").filter(Boolean).sort()).toEqual(["current", "previous", "releases", "state", "tmp"]);
+    expect(await host.mustRun(`ls -A ${BASE}/tmp`)).toBe("");
   });
 
   it("rejects bad arguments with exit 2", async () => {
