@@ -16,12 +16,28 @@ function hostDirectories(): string[] {
   return fs.readdirSync(dir).filter((d) => fs.existsSync(path.join(dir, d, "default.nix")));
 }
 
+/** Each host directory's .nix files (repo-relative path -> text), for the placeholder-hardware check. */
+function hostNixFiles(names: string[]): Record<string, Record<string, string>> {
+  return Object.fromEntries(
+    names.map((name) => {
+      const dir = path.posix.join("nixos", "hosts", name);
+      const files = fs.readdirSync(path.join(root, dir)).filter((f) => f.endsWith(".nix"));
+      return [name, Object.fromEntries(files.map((f) => [path.posix.join(dir, f), fs.readFileSync(path.join(root, dir, f), "utf8")]))];
+    }),
+  );
+}
+
 function loadConfig(): StackConfig {
   const config = new pulumi.Config(PROJECT);
+  const hosts = hostDirectories();
   try {
     return parseStackConfig(
       { servers: config.getObject<unknown>("servers"), fleet: config.getObject<unknown>("fleet") },
-      { hostDirectories: hostDirectories(), configKeys: new Set(Object.keys(pulumi.runtime.allConfig())) },
+      {
+        hostDirectories: hosts,
+        configKeys: new Set(Object.keys(pulumi.runtime.allConfig())),
+        hostNixFiles: hostNixFiles(hosts),
+      },
     );
   } catch (err) {
     // RunError prints the message without a stack trace: the message is the whole story.

@@ -1,6 +1,7 @@
 // Stack configuration: schema, safe defaults, and validation that reports every problem at once.
 import { z } from "zod";
 import { MODES, Mode } from "./mode";
+import { placeholderHardwareFiles, placeholderHardwareProblem } from "./lib/hardware";
 import { SHELL_METACHARACTERS } from "./lib/shell";
 import { ed25519KeyProblem } from "./lib/sshKey";
 
@@ -153,6 +154,8 @@ export interface ValidationContext {
   hostDirectories: readonly string[];
   /** Full names ("project:key") of config keys set in the stack, to check secret references. */
   configKeys?: ReadonlySet<string>;
+  /** Per host directory name, its .nix files (repo-relative path -> text), to refuse placeholder hardware. */
+  hostNixFiles?: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
 export class ConfigError extends Error {
@@ -203,10 +206,15 @@ export function parseStackConfig(raw: { servers: unknown; fleet: unknown }, cont
     };
     raw.servers.forEach((entry, i) => {
       const r = serverSchema.safeParse(entry);
+      // Also for an otherwise invalid entry, so a new user learns every per-host value to fill in at once.
+      const name = (entry as { name?: unknown } | null)?.name;
+      const hardware = typeof name === "string" ? placeholderHardwareFiles(context.hostNixFiles?.[name] ?? {}).map((f) => `${label(i)}: ${placeholderHardwareProblem(name, f)}`) : [];
       if (!r.success) {
         for (const issue of r.error.issues) problems.push(`${label(i)}: ${issue.path.length ? `${pathText(issue.path)}: ` : ""}${issueText(issue)}`);
+        problems.push(...hardware);
         return;
       }
+      problems.push(...hardware);
       const s = r.data;
       servers.push(s);
       if (!context.hostDirectories.includes(s.name)) {

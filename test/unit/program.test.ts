@@ -96,7 +96,12 @@ async function runProgram(servers: unknown[], fleet: unknown, secrets: Record<st
   return { registrations, exported, byName, deps };
 }
 
-beforeEach(() => vi.resetModules());
+beforeEach(() => {
+  vi.resetModules();
+  // The committed example hosts still carry the placeholder hardware file, which the program
+  // refuses (the last test here, and hardware.test.ts); the graph tests deploy them as if replaced.
+  vi.doMock("../../components/lib/hardware", async (importOriginal) => ({ ...(await importOriginal<object>()), placeholderHardwareFiles: () => [] }));
+});
 afterEach(() => vi.restoreAllMocks());
 
 describe("one server", () => {
@@ -199,6 +204,13 @@ describe("three servers", () => {
     expect(sync.value.port).toBe(2222);
     expect(JSON.stringify(sync)).toContain(privateKeys[2].split("\n")[1]);
     expect(byName("nixos-staging-deploy-key-seed").additionalSecretOutputs).toEqual(expect.arrayContaining(["base64", "hex"]));
+  });
+
+  it("refuses a server that still has the placeholder hardware file, before registering any resource", async () => {
+    vi.doUnmock("../../components/lib/hardware");
+    await expect(runProgram([server("nixos-staging"), server("nixos-prod")], {})).rejects.toThrow(
+      /servers\[0\] "nixos-staging": nixos\/hosts\/nixos-staging\/hardware-configuration.nix is the placeholder hardware file[\s\S]*servers\[1\] "nixos-prod": nixos\/hosts\/nixos-prod\/hardware-configuration.nix is the placeholder[\s\S]*nixos-generate-config --show-hardware-config/,
+    );
   });
 
   it("stops before registering any resource when config is invalid", async () => {
