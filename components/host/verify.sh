@@ -135,8 +135,13 @@ run_checks() {
 failed_ids() { cut -f1 "$tmp/failed" | paste -sd, -; }
 failed_why() { cut -f2 "$tmp/failed" | paste -sd';' - | sed 's/;/; /g'; }
 
+# The most this run holds the lock: every check timing out on every retry, twice
+# (before and after a rollback), plus the rollback's switch. The watchdog waits no
+# longer than that for a verify that started before it fired.
+per_round=$((total * timeout))
+checks_max=$((retries * per_round + (retries - 1) * interval))
 step "lock"
-lock_acquire 30
+lock_acquire 30 "$((2 * checks_max + $(act_timeout) + 60))"
 
 if [ ! -f "$PENDING" ]; then
   # Nothing to confirm. If the watchdog already rolled back, the deploy this verify
