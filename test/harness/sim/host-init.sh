@@ -45,6 +45,13 @@ for t in systemctl systemd-run journalctl; do wrap "$SIM_SYSTEMD/bin" "$t" "$t.s
 wrap "$SIM_NIX/bin" nix-env nix-env.sh
 wrap "$SIM_REBUILD/bin" nixos-rebuild nixos-rebuild.sh
 ln -s "$SIM_USERLAND"/bin/* "$SIM_SW/bin/"
+# Debian's alternatives (awk -> /etc/alternatives/awk -> /usr/bin/mawk) point into the
+# /usr/bin about to be hidden: link those to the real file in the store path instead.
+find /usr/bin -maxdepth 1 -type l -lname '/*' | while IFS= read -r l; do
+  t=$(readlink -f "$l")
+  case "$t" in /usr/bin/*) t=$SIM_USERLAND/bin/${t#/usr/bin/} ;; esac
+  ln -sfn "$t" "$SIM_SW/bin/${l##*/}"
+done
 for t in systemctl systemd-run journalctl; do ln -sfn "$SIM_SYSTEMD/bin/$t" "$SIM_SW/bin/$t"; done
 ln -sfn "$SIM_NIX/bin/nix-env" "$SIM_SW/bin/nix-env"
 ln -sfn "$SIM_REBUILD/bin/nixos-rebuild" "$SIM_SW/bin/nixos-rebuild"

@@ -19,7 +19,7 @@ SIM_REBUILD=/nix/store/4d6g8j0k2l4m6n8p0q2r4s6v8w0x2y4z-nixos-rebuild.sim  # nix
 SIM_SW=/nix/store/5f7h9k1l3m5n7p9q1r3s5v7w9x1y3z5a-system-path             # every generation's sw/
 # What the simulator's own tools run with (like a nixpkgs makeWrapper PATH); never
 # what the product's scripts or units get.
-SIM_PATH=$SIM_SYSTEMD/bin:$SIM_NIX/bin:$SIM_REBUILD/bin:$SIM_USERLAND/bin:/usr/sbin
+SIM_PATH=$SIM_SW/bin:/usr/sbin
 SIM_UNIT_ENV=$SIM_STATE/unit-env
 
 sim_log() { printf '%s\n' "$*" >&2; }
