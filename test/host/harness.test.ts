@@ -138,10 +138,10 @@ describe("NixOS-faithful hosts", () => {
   });
 
   it("RuntimeMaxSec and systemctl stop end every process of a unit", async () => {
-    const t = await hosts[0].ssh("sudo -n systemd-run --wait --collect -p RuntimeMaxSec=1 sh -c 'sleep 301 & sleep 301'; echo rc=$?");
+    const t = await hosts[0].ssh("sudo -n systemd-run --wait --collect -E PATH=/run/current-system/sw/bin -p RuntimeMaxSec=1 sh -c 'sleep 301 & sleep 301'; echo rc=$?");
     expect(t.stdout).not.toContain("rc=0");
     expect(t.stderr).toContain("Finished with result: timeout");
-    await hosts[0].ssh("sudo -n systemd-run --unit nhs-t sh -c 'sleep 302 & sleep 302'");
+    await hosts[0].ssh("sudo -n systemd-run --unit nhs-t -E PATH=/run/current-system/sw/bin sh -c 'sleep 302 & sleep 302'");
     await hosts[0].ssh("sudo -n systemctl stop nhs-t");
     const left = await hosts[0].run("pgrep -f 'sleep 30[12]' || echo none");
     expect(left.stdout.trim()).toBe("none");
