@@ -45,6 +45,7 @@ export interface DeployArgs {
   hash: string;
   mode: string;
   confirmTimeoutSeconds: number;
+  activationTimeoutSeconds: number;
   keepGenerations: number;
   minFreeMb: number;
 }
@@ -55,6 +56,7 @@ export function deployArguments(a: DeployArgs): string[] {
     "--release", releaseDir(a.hash),
     "--mode", a.mode,
     "--confirm-timeout", String(a.confirmTimeoutSeconds),
+    "--activation-timeout", String(a.activationTimeoutSeconds),
     "--keep-generations", String(a.keepGenerations),
     "--min-free-mb", String(a.minFreeMb),
   ];
