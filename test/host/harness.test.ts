@@ -7,6 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { startHosts, SimHost, HOSTS_DIR, listHosts } from "../harness/hosts";
 import { exec } from "../harness/exec";
+import { BASE } from "../harness/release";
 
 let hosts: SimHost[] = [];
 beforeAll(async () => {
@@ -29,9 +30,9 @@ describe("simulated hosts", () => {
       expect((await h.run("readlink /run/booted-system")).stdout).toBe((await h.run("readlink /run/current-system")).stdout);
     }
     // private views: a file in one host's state is not in the other's
-    await a.mustRun("touch /var/lib/nixos-home-server/only-a");
-    expect((await b.run("test -e /var/lib/nixos-home-server/only-a")).code).toBe(1);
-    expect(fs.existsSync("/var/lib/nixos-home-server/only-a")).toBe(false);
+    await a.mustRun(`touch ${BASE}/only-a`);
+    expect((await b.run(`test -e ${BASE}/only-a`)).code).toBe(1);
+    expect(fs.existsSync(`${BASE}/only-a`)).toBe(false);
   });
 
   it("the deploy user logs in by key and has passwordless sudo; commands are counted", async () => {
