@@ -22,8 +22,8 @@ export function renderHostScript(user: string, hash: string, script: string, arg
 
 /**
  * The sync bootstrap, the only inline shell: stdin carries the base64 tarball. It decodes it into a
- * temp dir under $BASE, takes .nhs/receive.sh from the tarball itself (so the receiver always matches
- * the release) and runs `receive.sh <tarball> <hash> <keep-releases>`. The temp dir is removed on exit.
+ * temp dir under $BASE, takes .nhs/receive.sh and the lib.sh it sources from the tarball itself (so
+ * the receiver always matches the release) and runs `receive.sh <tarball> <hash> <keep-releases>`. The temp dir is removed on exit.
  */
 export function renderSyncBootstrap(user: string, hash: string, keepReleases: number): string {
   releaseDir(hash);
@@ -34,7 +34,7 @@ export function renderSyncBootstrap(user: string, hash: string, keepReleases: nu
     't=$(mktemp -d "$b/tmp/sync.XXXXXX")',
     'trap "rm -rf \\"\\$t\\"" EXIT',
     'base64 -d > "$t/release.tar.gz"',
-    'tar -xzf "$t/release.tar.gz" -C "$t" .nhs/receive.sh',
+    'tar -xzf "$t/release.tar.gz" -C "$t" .nhs/receive.sh .nhs/lib.sh',
     'sh "$t/.nhs/receive.sh" "$t/release.tar.gz" "$1" "$2"',
   ].join("; ");
   return `${privilegePrefix(user)}sh -c ${shellQuote(script)} nhs-sync ${shellQuote(hash)} ${shellQuote(String(keepReleases))}`;
