@@ -31,6 +31,11 @@ if [ "$action" = dry-activate ]; then
   exit 0
 fi
 
+delay=$(control switch_delay)
+if [ "${delay:-0}" -gt 0 ]; then
+  sim_log "switching slowly ($delay s, host fault)"
+  sleep "$delay"
+fi
 slow=$(fault_value slow-activation)
 if [ -n "$slow" ]; then
   sim_log "activating slowly ($slow s)"
@@ -62,6 +67,11 @@ if [ "$action" = switch ] || [ "$action" = test ]; then
       # fine but nothing accepts connections any more.
       kill_group "$(unit_dir "$u")/pid"
       set_unit_state "$u" active
+    elif [ "$u" = sshd.service ] && has_word "$faults" restarts-sshd; then
+      # NixOS's sshd.service has KillMode=process: a restart replaces the listener,
+      # open sessions live on.
+      unit_stop "$u"
+      unit_start "$u"
     elif ! unit_running "$u"; then
       unit_start "$u"
     fi
