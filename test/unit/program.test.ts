@@ -108,6 +108,7 @@ describe("one server", () => {
         "nixos-home-server:index:NixosServer nixos-staging",
         "nixos-home-server:index:DeployKey nixos-staging-deploy-key",
         "random:index/randomBytes:RandomBytes nixos-staging-deploy-key-seed",
+        "random:index/randomBytes:RandomBytes nixos-staging-deploy-key-seed-even",
         "nixos-home-server:index:KeyAuthorization nixos-staging-key-authorization",
         "command:remote:Command nixos-staging-key-authorization-install",
         "command:remote:Command nixos-staging-key-authorization-login-test",
@@ -117,7 +118,7 @@ describe("one server", () => {
         "command:remote:Command nixos-staging-verify",
       ]),
     );
-    expect(registrations.filter((r) => r.type !== "pulumi:pulumi:Stack")).toHaveLength(10);
+    expect(registrations.filter((r) => r.type !== "pulumi:pulumi:Stack")).toHaveLength(11);
     for (const child of ["nixos-staging-deploy-key", "nixos-staging-key-authorization", "nixos-staging-config-sync", "nixos-staging-rebuild", "nixos-staging-verify"]) {
       expect(byName(child).parent).toMatch(/NixosServer::nixos-staging$/);
     }
@@ -134,13 +135,19 @@ describe("one server", () => {
     expect(out.configHash).toMatch(/^[0-9a-f]{64}$/);
     expect(out.deployedAt).toBe("2026-11-28T12:00:00Z");
     expect(out.verification).toBe("all 6 checks pass on generation 43");
-    expect(out.deployPublicKey).toBe(openSshKeyPairFromSeed(seedFor("nixos-staging-deploy-key-seed"), "nhs-deploy@nixos-staging").publicKey);
+    expect(out.deployPublicKey).toBe(openSshKeyPairFromSeed(seedFor("nixos-staging-deploy-key-seed"), "nhs-deploy@unit/nixos-staging").publicKey);
 
     const sync = byName("nixos-staging-config-sync").inputs;
     expect(sync.triggers).toEqual([out.configHash]);
     // A refresh that finds drift replaces the probe; its id is part of Rebuild's triggers.
     expect(byName("nixos-staging-rebuild").inputs.triggers).toEqual([out.configHash, "nixos-staging-probe-id"]);
-    expect(sync.create).toContain(`nhs-sync '${out.configHash}' '3'`);
+    expect(sync.create).toBe(`/var/lib/nixos-home-server/dispatch receive '${out.configHash}' '3'`);
+    // The login test goes through the dispatcher too: the host rewrites this stack's key line.
+    expect(byName("nixos-staging-key-authorization-login-test").inputs.create).toBe(
+      `/var/lib/nixos-home-server/dispatch authorize '${out.deployPublicKey.split(" ")[1]}'`,
+    );
+    // Bootstrap credentials serve only the first install: later changes (or their absence in CI) are ignored.
+    expect(byName("nixos-staging-key-authorization-install").inputs.create).toContain(`restrict,command="/var/lib/nixos-home-server/dispatch --key nhs-deploy@unit/nixos-staging"`);
     expect(byName("nixos-staging-rebuild").inputs.create).toContain(`'--release' '/var/lib/nixos-home-server/releases/${out.configHash}'`);
     expect(byName("nixos-staging-verify").inputs.logging).toBe("stdout");
     expect(byName("nixos-staging-verify").additionalSecretOutputs).toContain("stderr");
@@ -166,7 +173,7 @@ describe("three servers", () => {
       expect(deps(step)).toEqual(expect.arrayContaining(firstBatchVerify));
     }
     expect(deps("nixos-prod-config-sync")).not.toContain("nixos-staging-verify");
-    expect(deps("nixos-staging-key-authorization-install")).toEqual(["nixos-staging-deploy-key-seed"]);
+    expect(deps("nixos-staging-key-authorization-install").sort()).toEqual(["nixos-staging-deploy-key-seed", "nixos-staging-deploy-key-seed-even"]);
   });
 
   it("parallelism 1 chains every server on the previous one", async () => {
@@ -179,7 +186,7 @@ describe("three servers", () => {
   it("keeps secrets secret and out of every command text", async () => {
     const { registrations, byName } = await runProgram(three(), { parallelism: 3 }, { pw: PASSWORD });
     const privateKeys = ["nixos-staging", "nixos-prod", "nixos-backup"].map(
-      (n) => openSshKeyPairFromSeed(seedFor(`${n}-deploy-key-seed`), `nhs-deploy@${n}`).privateKey,
+      (n) => openSshKeyPairFromSeed(seedFor(`${n}-deploy-key-seed`), `nhs-deploy@unit/${n}`).privateKey,
     );
     const forbidden = [PASSWORD, ...privateKeys, ...privateKeys.map((k) => k.split("\n")[1])];
     // Secret-wrapped values are encrypted in state; everything outside them must be free of secrets.
