@@ -90,9 +90,10 @@ describe("users.nix", () => {
               mkMerge = builtins.foldl' (a: b: a // b) { };
               optional = c: v: if c then [ v ] else [ ];
             };
-            m = import ${dir}/users.nix { inherit lib; config = { homeServer.deploy = { user = fix.options.homeServer.deploy.user.default; extraAuthorizedKeys = [ ]; }; }; };
+            pkgs = { writeScript = name: text: "/nix/store/x-" + name; coreutils = "/nix/store/c-coreutils"; };
+            m = import ${dir}/users.nix { inherit lib pkgs; config = { homeServer.deploy = { user = fix.options.homeServer.deploy.user.default; extraAuthorizedKeys = [ ]; }; }; };
             fix = m;
-          in { user = m.options.homeServer.deploy.user.default; users = m.config.users.users; }`;
+          in { user = m.options.homeServer.deploy.user.default; users = m.config.users.users; sudo = m.config.security.sudo.extraRules; }`;
         return JSON.parse(execFileSync("nix-instantiate", ["--eval", "--strict", "--json", "--expr", expr], { encoding: "utf8" }));
       };
       expect(evalUsers().users.deploy.openssh.authorizedKeys.keys).toEqual([]);
@@ -101,7 +102,12 @@ describe("users.nix", () => {
       const withKey = evalUsers();
       expect(withKey.user).toBe("ops");
       expect(withKey.users.ops.openssh.authorizedKeys.keys).toEqual(["no-port-forwarding ssh-ed25519 AAAA k"]);
-      expect(withKey.users.ops.extraGroups).toEqual(["wheel"]);
+      // Least privilege: no wheel, and sudo runs only the dispatcher, never ALL.
+      expect(withKey.users.ops.extraGroups).toBeUndefined();
+      expect(withKey.sudo).toEqual([
+        { users: ["ops"], runAs: "root", commands: [{ command: "/var/lib/nixos-home-server/dispatch", options: ["NOPASSWD"] }] },
+      ]);
+      expect(JSON.stringify(withKey.sudo)).not.toContain('"ALL"');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
