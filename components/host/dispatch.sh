@@ -190,7 +190,7 @@ run() {
       t=$(mktemp -d "$BASE/tmp/sync.XXXXXX")
       trap 'rm -rf "$t"' EXIT
       base64 -d >"$t/release.tar.gz"
-      tar -xzf "$t/release.tar.gz" -C "$t" .nhs/receive.sh
+      tar -xzf "$t/release.tar.gz" -C "$t" .nhs/receive.sh .nhs/lib.sh
       sh "$t/.nhs/receive.sh" "$t/release.tar.gz" "$1" "$2"
       ;;
     deploy | verify | secrets)

@@ -39,8 +39,8 @@ export function renderHostScript(hash: string, script: string, args: readonly st
 
 /**
  * The sync: stdin carries the base64 tarball. The dispatcher decodes it into a temp dir under $BASE,
- * takes .nhs/receive.sh from the tarball itself (so the receiver always matches the release) and runs
- * `receive.sh <tarball> <hash> <keep-releases>`.
+ * takes .nhs/receive.sh and the lib.sh it sources from the tarball itself (so the receiver always
+ * matches the release) and runs `receive.sh <tarball> <hash> <keep-releases>`.
  */
 export function renderSyncBootstrap(_user: string, hash: string, keepReleases: number): string {
   releaseDir(hash);
@@ -52,6 +52,7 @@ export interface DeployArgs {
   hash: string;
   mode: string;
   confirmTimeoutSeconds: number;
+  activationTimeoutSeconds: number;
   keepGenerations: number;
   minFreeMb: number;
 }
@@ -62,6 +63,7 @@ export function deployArguments(a: DeployArgs): string[] {
     "--release", releaseDir(a.hash),
     "--mode", a.mode,
     "--confirm-timeout", String(a.confirmTimeoutSeconds),
+    "--activation-timeout", String(a.activationTimeoutSeconds),
     "--keep-generations", String(a.keepGenerations),
     "--min-free-mb", String(a.minFreeMb),
   ];

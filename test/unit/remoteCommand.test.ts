@@ -22,8 +22,8 @@ describe("shellQuote", () => {
 
 describe("rendered command lines (exact)", () => {
   it("deploy: the dispatcher's verb, the release hash, then deploy.sh's arguments", () => {
-    expect(renderDeploy({ name: "nixos-prod", hash: H, mode: "switch", confirmTimeoutSeconds: 600, keepGenerations: 10, minFreeMb: 1024 })).toBe(
-      `${D} deploy '${H}' '--name' 'nixos-prod' '--release' '${R}' '--mode' 'switch' '--confirm-timeout' '600' '--keep-generations' '10' '--min-free-mb' '1024'`,
+    expect(renderDeploy({ name: "nixos-prod", hash: H, mode: "switch", confirmTimeoutSeconds: 600, activationTimeoutSeconds: 1800, keepGenerations: 10, minFreeMb: 1024 })).toBe(
+      `${D} deploy '${H}' '--name' 'nixos-prod' '--release' '${R}' '--mode' 'switch' '--confirm-timeout' '600' '--activation-timeout' '1800' '--keep-generations' '10' '--min-free-mb' '1024'`,
     );
   });
 
