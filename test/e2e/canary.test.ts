@@ -117,4 +117,17 @@ describe("canaries", () => {
       for (const n of needles) expect(journal.includes(n)).toBe(false);
     }
   });
+
+  it("pulumi preview --debug: what it shows is what the README warns about", async () => {
+    const cli = project.spawnCli(["preview", "--debug", "--non-interactive", "--stack", "canary"]);
+    let out = "";
+    cli.stdout!.on("data", (d) => (out += d));
+    cli.stderr!.on("data", (d) => (out += d));
+    const code = await new Promise<number>((resolve) => cli.on("close", (c) => resolve(c ?? 1)));
+    expect(code, out.slice(-2000)).toBe(0);
+    const leaks = [...needles, "BEGIN OPENSSH PRIVATE KEY"].filter((n) => out.includes(n));
+    // Recorded for the report; the README's security section warns that debug output holds secrets.
+    console.log(`preview --debug shows: ${leaks.length ? leaks.join(", ") : "no canary and no private key"}`);
+    expect(fs.readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8")).toContain("`pulumi … --debug` output may contain secrets");
+  });
 });

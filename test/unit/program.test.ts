@@ -14,6 +14,7 @@ interface Registration {
   deps: string[];
   inputs: Record<string, unknown>;
   additionalSecretOutputs: string[];
+  ignoreChanges: string[];
 }
 
 function seedFor(name: string): Buffer {
@@ -80,6 +81,7 @@ async function runProgram(servers: unknown[], fleet: unknown, secrets: Record<st
       deps: req.getDependenciesList(),
       inputs: req.getObject()?.toJavaScript() ?? {},
       additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+      ignoreChanges: req.getIgnorechangesList(),
     });
     original(req, cb);
   };
@@ -156,6 +158,28 @@ describe("one server", () => {
       expect(r.inputs.delete, `${r.name} must not delete anything`).toBeUndefined();
       expect(r.inputs.addPreviousOutputInEnv).toBe(false);
     }
+  });
+});
+
+describe("deploy key rotation", () => {
+  it("the previous key authorizes the new one; the bootstrap install never runs again", async () => {
+    const { byName, deps, exported } = await runProgram([server("nixos-staging", { deployKeyRotation: 2 })], {});
+    const keyOf = (seed: string) => openSshKeyPairFromSeed(seedFor(seed), "nhs-deploy@unit/nixos-staging");
+    // Rotation 2 is the even seed; the odd one (rotation 1) is the key the host still accepts.
+    expect(exported["nixos-staging"].deployPublicKey).toBe(keyOf("nixos-staging-deploy-key-seed-even").publicKey);
+    const rotate = byName("nixos-staging-key-authorization-rotate");
+    expect(rotate.inputs.create).toBe(`/var/lib/nixos-home-server/dispatch authorize '${keyOf("nixos-staging-deploy-key-seed-even").publicKey.split(" ")[1]}'`);
+    const conn = rotate.inputs.connection as { value: { privateKey: { value: string } } };
+    expect(JSON.stringify(conn)).toContain(keyOf("nixos-staging-deploy-key-seed").privateKey.split("\n")[1]);
+    expect(deps("nixos-staging-key-authorization-login-test")).toContain("nixos-staging-key-authorization-rotate");
+    expect(byName("nixos-staging-key-authorization-install").ignoreChanges.sort()).toEqual(["connection", "create", "stdin"]);
+    // A first install at rotation 2 puts both keys in, so the rotation step works on a new host too.
+    expect(byName("nixos-staging-key-authorization-install").inputs.create).toContain(keyOf("nixos-staging-deploy-key-seed").publicKey.split(" ")[1]);
+  });
+
+  it("at rotation 1 there is no rotation step", async () => {
+    const { registrations } = await runProgram([server("nixos-staging")], {});
+    expect(registrations.map((r) => r.name)).not.toContain("nixos-staging-key-authorization-rotate");
   });
 });
 
