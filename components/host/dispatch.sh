@@ -94,7 +94,7 @@ check() {
       while [ "$#" -gt 0 ]; do
         [ "$#" -ge 2 ] || refuse "$verb: $1 needs a value"
         case "$verb $1" in
-          "deploy --name" | "deploy --mode" | "verify --name" | "verify --unit" | "verify --journal") safe_word "$1" "$2" ;;
+          "deploy --name" | "deploy --mode" | "deploy --commit" | "verify --name" | "verify --unit" | "verify --journal") safe_word "$1" "$2" ;;
           "deploy --release") [ "$2" = "$BASE/releases/$h" ] || refuse "deploy: --release must be $BASE/releases/$h" ;;
           "deploy --confirm-timeout" | "deploy --activation-timeout" | "deploy --keep-generations" | "deploy --min-free-mb" | \
             "verify --retries" | "verify --interval" | "verify --timeout" | "verify --min-free-mb" | "verify --generation") int_arg "$1" "$2" ;;
