@@ -10,7 +10,10 @@ import { SimHost, startHosts } from "../harness/hosts";
 import { E2EProject } from "../harness/project";
 
 const tag = randomUUID().slice(0, 8);
-// The prefixes are what is searched: an escaped or re-quoted copy still carries them.
+// The prefixes are what is searched: an escaped or re-quoted copy still carries them. Once the
+// secrets mechanism and the notifications (issue 10) are in, plant an uploaded secret and a
+// notification credential the same way and add their prefixes here; the searches below then
+// cover them too (their root-only files under /var/lib/nixos-home-server/secrets excepted).
 const PASSWORD = `CanaryPw${tag}'"$HOME;\\x`;
 const PASSPHRASE = `CanaryPp${tag}"'$(id);\\y`;
 const needles = [`CanaryPw${tag}`, `CanaryPp${tag}`];
