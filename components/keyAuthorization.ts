@@ -51,7 +51,6 @@ export class KeyAuthorization extends pulumi.ComponentResource {
         create: lines.apply((l) => renderInstallKey(args.user, l, args.marker)),
         stdin: dispatcherSource(),
         addPreviousOutputInEnv: false, // sent with SSH setenv; sshd without AcceptEnv would refuse
-        logging: "stdoutAndStderr",
       },
       { parent: this, dependsOn: args.dependsOn, ignoreChanges: ["connection", "create", "stdin"] },
     );

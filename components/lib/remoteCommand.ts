@@ -145,8 +145,10 @@ export function renderInstallKey(user: string, lines: readonly string[], marker:
     'trap "rm -f \\"\\$t\\"; rmdir \\"\\$d/.nhs-lock\\"" EXIT',
     'm=$1',
     "shift",
-    // Exact match of the last field: a marker is a literal, never a pattern.
-    'awk -v m="$m" "\\$NF != m" "$f" > "$t"',
+    // Exact match of the last field: a marker is a literal, never a pattern. Lines of the marker
+    // before stacks had their own (nhs-deploy@<server>, no forced command) go too.
+    'l="nhs-deploy@${m##*/}"',
+    'awk -v m="$m" -v l="$l" "\\$NF != m && \\$NF != l" "$f" > "$t"',
     'printf "%s\\n" "$@" >> "$t"',
     'if cmp -s "$t" "$f"; then echo "nhs-result status=ok key=present"; else mv "$t" "$f"; echo "nhs-result status=ok key=installed"; fi',
   ].join("; ");

@@ -86,7 +86,8 @@ describe("install-key snippet, run for real in a temporary HOME", () => {
     try {
       const file = path.join(home, ".ssh", "authorized_keys");
       fs.mkdirSync(path.dirname(file));
-      fs.writeFileSync(file, "ssh-ed25519 ADMIN admin@laptop"); // no trailing newline
+      // A key line from before keys were per stack (no forced command) goes; no trailing newline after the admin's.
+      fs.writeFileSync(file, "no-port-forwarding ssh-ed25519 OLD nhs-deploy@nixos-prod\nssh-ed25519 ADMIN admin@laptop");
       expect(run(home, ["AAAA1"])).toBe("nhs-result status=ok key=installed");
       expect(fs.readFileSync(file, "utf8")).toBe(`ssh-ed25519 ADMIN admin@laptop\n${line("AAAA1")}\n`);
       expect(run(home, ["AAAA1"])).toBe("nhs-result status=ok key=present");
