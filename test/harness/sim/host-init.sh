@@ -73,6 +73,8 @@ mkdir -p /run/sshd /nix/store /nix/var/nix/profiles /var/lib/nhs-sim/units /var/
 chmod 0755 /run/sshd
 : >/var/lib/nhs-sim/control
 : >/var/lib/nhs-sim/journal
+# Every user may log (journald's /dev/log socket); reading stays with root.
+chmod 0622 /var/lib/nhs-sim/journal
 : >/var/lib/nhs-sim/sshd.log
 
 # sudo as NixOS configures it (nixos/modules/security/sudo.nix): no secure_path, so
