@@ -6,6 +6,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, PROJECT, ServerConfig, StackConfig, batches, bootstrapPasswordKey, fullConfigKey, parseStackConfig } from "./components/config";
 import { BootstrapCredentials } from "./components/connection";
 import { NixosServer } from "./components/nixosServer";
+import { redactRpcPayloadsInDebugLog } from "./components/debugLog";
+
+redactRpcPayloadsInDebugLog();
 
 const root = __dirname;
 
