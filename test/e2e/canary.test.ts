@@ -58,6 +58,9 @@ beforeAll(async () => {
     servers: { can2: { bootstrap: { keyFile: { path: keyFile, passphrase: { secretKey: "can2Passphrase" } } } } },
     secrets: { can1Password: PASSWORD, can2Passphrase: PASSPHRASE },
   });
+  // The stack and its secret config are set up before the sampling: the Automation API's setConfig
+  // passes the value in `pulumi config set`'s argv (a user types it at the prompt instead).
+  await project.stack();
 });
 
 afterAll(async () => {

@@ -72,13 +72,18 @@ describe("the deploy key reaches only the dispatcher", () => {
   });
 
   it("gives no interactive shell, with or without a terminal", async () => {
-    for (const extra of [["-T"], ["-tt"]]) {
-      const r = await sshWith(key.file, undefined, extra, "id\nexit\n");
-      // With -tt the client also reports the refused pty and exits 255.
-      expect(r.code).toBe(extra[0] === "-T" ? 2 : 255);
-      expect(r.stderr + r.stdout).toContain(`nhs-dispatch: refused: no interactive shell for the deploy key; it runs only: receive deploy verify rollback status generations probe secrets authorize`);
-      expect(r.stdout).not.toMatch(/uid=/);
-    }
+    const refusal = "no interactive shell for the deploy key; it runs only: receive deploy verify rollback status generations probe secrets authorize";
+    const r = await sshWith(key.file, undefined, ["-T"], "id\nexit\n");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`nhs-dispatch: refused: ${refusal}`);
+    expect(r.stdout).not.toMatch(/uid=/);
+    // With a terminal asked for: no pty, the client exits 255, and the dispatcher refused again.
+    const before = (await journal()).filter((l) => l.endsWith(refusal)).length;
+    const t = await sshWith(key.file, undefined, ["-tt"], "id\nexit\n");
+    expect(t.code).toBe(255);
+    expect(t.stderr).toMatch(/PTY allocation request failed/);
+    expect(t.stdout + t.stderr).not.toMatch(/uid=/);
+    expect((await journal()).filter((l) => l.endsWith(refusal)).length).toBe(before + 1);
   });
 
   it("runs no other command, and nothing smuggled into a verb's arguments", async () => {
