@@ -155,14 +155,14 @@ authorize() {
     [ "$n" -lt 30 ] || refuse "$d/.nhs-lock: another key install holds it"
     sleep 1
   done
-  t=$(mktemp "$d/.authorized_keys.XXXXXX")
-  trap 'rm -f "$t"; rmdir "$d/.nhs-lock"' EXIT
+  tmp=$(mktemp "$d/.authorized_keys.XXXXXX")
+  trap 'rm -rf "$tmp"; rmdir "$d/.nhs-lock"' EXIT
   # Keep every line but this marker's (other stacks' keys and the admins' stay).
-  awk -v m="$key" '$NF != m' "$f" >"$t"
-  printf '%s\n' "$line" >>"$t"
+  awk -v m="$key" '$NF != m' "$f" >"$tmp"
+  printf '%s\n' "$line" >>"$tmp"
   state=present
-  if ! cmp -s "$t" "$f"; then
-    mv "$t" "$f"
+  if ! cmp -s "$tmp" "$f"; then
+    mv "$tmp" "$f"
     state=installed
     audit notice "authorized key=$key user=$who from=$caller key-blob=$(printf '%s' "$1" | cut -c1-24)..."
   fi
@@ -187,11 +187,11 @@ run() {
   case "$verb" in
     receive)
       mkdir -p "$BASE/tmp"
-      t=$(mktemp -d "$BASE/tmp/sync.XXXXXX")
-      trap 'rm -rf "$t"' EXIT
-      base64 -d >"$t/release.tar.gz"
-      tar -xzf "$t/release.tar.gz" -C "$t" .nhs/receive.sh .nhs/lib.sh
-      sh "$t/.nhs/receive.sh" "$t/release.tar.gz" "$1" "$2"
+      tmp=$(mktemp -d "$BASE/tmp/sync.XXXXXX")
+      trap 'rm -rf "$tmp"' EXIT
+      base64 -d >"$tmp/release.tar.gz"
+      tar -xzf "$tmp/release.tar.gz" -C "$tmp" .nhs/receive.sh .nhs/lib.sh
+      sh "$tmp/.nhs/receive.sh" "$tmp/release.tar.gz" "$1" "$2"
       ;;
     deploy | verify | secrets)
       r=$(release_of "$1")
