@@ -177,6 +177,18 @@ describe("deploy key rotation", () => {
     expect(byName("nixos-staging-key-authorization-install").inputs.create).toContain(keyOf("nixos-staging-deploy-key-seed").publicKey.split(" ")[1]);
   });
 
+  it("a bootstrap key file that is not on this machine (CI) is a warning, not an error", async () => {
+    const warn = vi.spyOn(pulumi.log, "warn").mockImplementation(() => undefined as never);
+    const { byName } = await runProgram([server("nixos-staging", { bootstrap: { keyFile: { path: "/nonexistent/bootstrap_key" } } })], {});
+    expect(warn.mock.calls.map((c) => c[0])).toContain(
+      'servers "nixos-staging": bootstrap.keyFile.path: /nonexistent/bootstrap_key does not exist on this machine; fine once this stack\'s deploy key is on the host, but a first install fails without it',
+    );
+    // The graph is whole; the install (which ignores later connection changes) simply has no key.
+    const conn = byName("nixos-staging-key-authorization-install").inputs.connection as { value: Record<string, unknown> };
+    expect(conn.value.privateKey).toBeUndefined();
+    expect(byName("nixos-staging-verify")).toBeDefined();
+  });
+
   it("at rotation 1 there is no rotation step", async () => {
     const { registrations } = await runProgram([server("nixos-staging")], {});
     expect(registrations.map((r) => r.name)).not.toContain("nixos-staging-key-authorization-rotate");
