@@ -6,6 +6,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, PROJECT, ServerConfig, StackConfig, batches, bootstrapPasswordKey, fullConfigKey, parseStackConfig } from "./components/config";
 import { BootstrapCredentials } from "./components/connection";
 import { NixosServer } from "./components/nixosServer";
+import { redactRpcPayloadsInDebugLog } from "./components/debugLog";
+
+redactRpcPayloadsInDebugLog();
 
 const root = __dirname;
 
@@ -46,12 +49,17 @@ function loadConfig(): StackConfig {
   }
 }
 
-function secretFromConfig(key: string): pulumi.Output<string> {
+/** A secret config value, or undefined when it is not set (bootstrap secrets are optional later on). */
+function secretFromConfig(key: string): pulumi.Output<string> | undefined {
   const full = fullConfigKey(key);
   const colon = full.indexOf(":");
-  return new pulumi.Config(full.slice(0, colon)).requireSecret(full.slice(colon + 1));
+  return new pulumi.Config(full.slice(0, colon)).getSecret(full.slice(colon + 1));
 }
 
+/**
+ * Bootstrap credentials are used only by the first key install on a host (KeyAuthorization): a later
+ * run, CI's for example, may lack them; a missing key file is a warning, not an error.
+ */
 function credentials(s: ServerConfig): BootstrapCredentials {
   const b = s.bootstrap;
   if (b.agent) return { agentSocketPath: b.agent.socket };
@@ -60,7 +68,8 @@ function credentials(s: ServerConfig): BootstrapCredentials {
   if (b.keyFile) {
     const file = b.keyFile.path.replace(/^~(?=\/)/, os.homedir());
     if (!fs.existsSync(file)) {
-      throw new pulumi.RunError(`servers "${s.name}": bootstrap.keyFile.path: ${file} does not exist on this machine`);
+      pulumi.log.warn(`servers "${s.name}": bootstrap.keyFile.path: ${file} does not exist on this machine; fine once this stack's deploy key is on the host, but a first install fails without it`);
+      return {};
     }
     return {
       privateKey: pulumi.secret(fs.readFileSync(file, "utf8")),
@@ -71,6 +80,7 @@ function credentials(s: ServerConfig): BootstrapCredentials {
 }
 
 const stack = loadConfig();
+for (const w of stack.warnings) pulumi.log.warn(w);
 const deployed: NixosServer[] = [];
 let previousBatch: pulumi.Resource[] = [];
 for (const batch of batches(stack.servers, stack.fleet.parallelism)) {

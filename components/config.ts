@@ -1,4 +1,5 @@
 // Stack configuration: schema, safe defaults, and validation that reports every problem at once.
+import { isIP } from "net";
 import { z } from "zod";
 import { MODES, Mode } from "./mode";
 import { placeholderHardwareFiles, placeholderHardwareProblem } from "./lib/hardware";
@@ -122,7 +123,28 @@ const serverSchema = z
     }
   });
 
+/** An address or CIDR sshd's `from=` accepts; anything else would lock every deploy out. */
+export function cidrProblem(value: string): string | undefined {
+  const [addr, prefix, ...rest] = value.split("/");
+  const family = isIP(addr);
+  const max = family === 4 ? 32 : 128;
+  if (family === 0 || rest.length > 0 || (prefix !== undefined && !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= max))) {
+    return `${JSON.stringify(value)} is not an IPv4 or IPv6 address or CIDR (e.g. 192.168.1.0/24 or fd00::/8)`;
+  }
+  return undefined;
+}
+
 const fleetSchema = z.strictObject({
+  /**
+   * Source addresses the deploy keys are accepted from (authorized_keys `from=`); empty = anywhere.
+   * Include every place `pulumi up` runs (your LAN, the CI runner's address).
+   */
+  deployFrom: z
+    .array(z.string().superRefine((v, ctx) => {
+      const p = cidrProblem(v);
+      if (p) ctx.addIssue({ code: "custom", message: `${p}; sshd would refuse the deploy key from everywhere` });
+    }))
+    .default([]),
   /** Servers deployed at once; each batch waits for the previous batch's Verify. */
   parallelism: z.number().int().min(1).max(64).default(1),
   /** Releases kept in /var/lib/nixos-home-server/releases (current and previous are always kept). */
@@ -149,6 +171,8 @@ export function worstCaseVerifySeconds(h: HealthConfig): number {
 export interface StackConfig {
   servers: ServerConfig[];
   fleet: FleetConfig;
+  /** Problems that do not stop the run (reported with pulumi.log.warn). */
+  warnings: string[];
 }
 
 export interface ValidationContext {
@@ -192,6 +216,7 @@ export function fullConfigKey(secretKey: string): string {
  */
 export function parseStackConfig(raw: { servers: unknown; fleet: unknown }, context: ValidationContext): StackConfig {
   const problems: string[] = [];
+  const warnings: string[] = [];
   let servers: ServerConfig[] = [];
   let fleet: FleetConfig | undefined;
 
@@ -227,9 +252,11 @@ export function parseStackConfig(raw: { servers: unknown; fleet: unknown }, cont
           ["bootstrap.password.secretKey", (s.bootstrap.password as { secretKey?: string } | undefined)?.secretKey],
           ["bootstrap.keyFile.passphrase.secretKey", s.bootstrap.keyFile?.passphrase?.secretKey],
         ];
+        // A bootstrap secret is needed only until the deploy key is in, and CI may not have it:
+        // a warning, and only a first install without it fails.
         for (const [field, key] of refs) {
           if (key !== undefined && !context.configKeys.has(fullConfigKey(key))) {
-            problems.push(`${label(i)}: ${field}: config key "${fullConfigKey(key)}" is not set; run \`pulumi config set --secret ${key} <value>\``);
+            warnings.push(`${label(i)}: ${field}: config key "${fullConfigKey(key)}" is not set; fine once this stack's deploy key is on the host, but a first install fails without it (\`pulumi config set --secret ${key} <value>\`)`);
           }
         }
       }
@@ -256,7 +283,7 @@ export function parseStackConfig(raw: { servers: unknown; fleet: unknown }, cont
   if (problems.length > 0 || !fleet) throw new ConfigError(problems);
   // Narrow the placeholder type of bootstrap.password to the reference it was checked to be.
   servers = servers.map((s) => ({ ...s, bootstrap: { ...s.bootstrap } }));
-  return { servers, fleet };
+  return { servers, fleet, warnings };
 }
 
 /** The password reference of a validated bootstrap, if any. */

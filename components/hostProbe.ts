@@ -29,7 +29,8 @@ interface ProbeState extends ProbeTarget {
     drifted: boolean;
 }
 
-const statusScript = `${BASE}/current/.nhs/status.sh`;
+/** The dispatcher's status verb (the deploy key's forced command runs the dispatcher anyway). */
+const statusRequest = `${BASE}/dispatch status`;
 
 /** The ssh argument vector for one command, host key pinned and no interactive fallback. */
 export function sshArgs(t: Pick<ProbeTarget, "host" | "port" | "user">, keyFile: string, knownHostsFile: string, command: string): string[] {
@@ -57,9 +58,9 @@ export function knownHostsLine(host: string, port: number, hostKey: string): str
     return `${name} ${hostKey.trim().split(/\s+/).slice(0, 2).join(" ")}\n`;
 }
 
-/** The status command: through sudo unless the SSH user is root. */
-export function statusCommand(user: string): string {
-    return user === "root" ? `sh ${statusScript}` : `sudo -n sh ${statusScript}`;
+/** The status request, the same for every user: the dispatcher takes sudo itself. */
+export function statusCommand(): string {
+    return statusRequest;
 }
 
 /** Parses `status.sh`'s result line (the one parser, lib/result.ts); a missing key names the key and the server. */
@@ -86,7 +87,7 @@ async function observe(name: string, t: ProbeTarget): Promise<HostObservation> {
         fs.writeFileSync(keyFile, t.privateKey.endsWith("\n") ? t.privateKey : `${t.privateKey}\n`, { mode: 0o600 });
         fs.writeFileSync(knownHosts, knownHostsLine(t.host, t.port, t.hostKey), { mode: 0o600 });
         const stdout = await new Promise<string>((resolve, reject) => {
-            execFile("ssh", sshArgs(t, keyFile, knownHosts, statusCommand(t.user)), { timeout: 60_000 }, (err, out, errOut) => {
+            execFile("ssh", sshArgs(t, keyFile, knownHosts, statusCommand()), { timeout: 60_000 }, (err, out, errOut) => {
                 if (err) {
                     reject(new Error(`server "${name}": could not read its status over SSH (${t.user}@${t.host}:${t.port}): ${String(errOut).trim() || err.message}`));
                 } else {

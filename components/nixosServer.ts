@@ -10,6 +10,7 @@ import { createRebuild, deployResult } from "./rebuild";
 import { createVerify, verifyResult } from "./verify";
 import { HostProbe } from "./hostProbe";
 import { collectRelease, packRelease } from "./lib/release";
+import { deployKeyMarker } from "./lib/sshKey";
 
 export interface NixosServerArgs {
   /** The validated server entry from stack config. */
@@ -54,7 +55,11 @@ export class NixosServer extends pulumi.ComponentResource {
       dialErrorLimit: s.dialErrorLimit,
     };
 
-    this.deployKey = new DeployKey(`${name}-deploy-key`, { comment: `nhs-deploy@${s.name}`, rotation: s.deployKeyRotation }, { parent: this });
+    // Each stack's key has its own marker, so two stacks on one host keep both keys and meet only at
+    // the host's deploy lock.
+    const marker = deployKeyMarker(pulumi.getStack(), s.name);
+    const from = args.fleet.deployFrom;
+    this.deployKey = new DeployKey(`${name}-deploy-key`, { comment: marker, rotation: s.deployKeyRotation, from }, { parent: this });
     const deployConn = deployConnection(endpoint, this.deployKey.privateKey);
 
     this.keyAuthorization = new KeyAuthorization(
@@ -62,9 +67,14 @@ export class NixosServer extends pulumi.ComponentResource {
       {
         bootstrap: bootstrapConnection(endpoint, args.credentials),
         deploy: deployConn,
+        previous: deployConnection(endpoint, this.deployKey.previousPrivateKey),
         user: s.user,
+        rotation: s.deployKeyRotation,
         authorizedKey: this.deployKey.authorizedKey,
-        marker: `nhs-deploy@${s.name}`,
+        previousAuthorizedKey: this.deployKey.previousAuthorizedKey,
+        publicKey: this.deployKey.publicKey,
+        from,
+        marker,
         dependsOn: args.dependsOn,
       },
       { parent: this },

@@ -19,7 +19,7 @@ export function createRebuild(name: string, args: RebuildArgs, opts: pulumi.Cust
     name,
     {
       connection: args.connection,
-      create: deploy.apply((d) => renderDeploy(args.user, d)),
+      create: deploy.apply((d) => renderDeploy(d)),
       // A new release always redeploys, even if nothing else in the command changed.
       triggers: [deploy.apply((d) => d.hash), args.redeployToken],
       addPreviousOutputInEnv: false,

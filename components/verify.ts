@@ -19,7 +19,7 @@ export function createVerify(name: string, args: VerifyCommandArgs, opts: pulumi
     {
       // Each remote.Command dials its own SSH connection, so this proves the new config still lets us in.
       connection: args.connection,
-      create: pulumi.output(args.verify).apply((v) => renderVerify(args.user, v)),
+      create: pulumi.output(args.verify).apply((v) => renderVerify(v)),
       triggers: [args.rebuildResult],
       addPreviousOutputInEnv: false,
       // Custom check commands may print anything on stderr; keep only the result line in the logs.

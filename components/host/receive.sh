@@ -3,9 +3,10 @@
 # the current/previous symlinks, prune old releases.
 #   receive.sh TARBALL HASH KEEP_RELEASES
 #
-# It is started by the one-line sync bootstrap, renderSyncBootstrap() in
-# components/lib/remoteCommand.ts: that decodes the base64 of the deterministic
-# release .tar.gz from stdin into a temp dir it removes on exit, unpacks only
+# It is started by the dispatcher's `receive` verb (dispatch.sh; the program sends
+# renderSyncBootstrap() of components/lib/remoteCommand.ts): that decodes the base64
+# of the deterministic release .tar.gz from stdin into a temp dir it removes on exit,
+# unpacks only
 # .nhs/receive.sh and .nhs/lib.sh, and runs it with HASH = sha256 of the .tar.gz and
 # KEEP = N.
 # The tarball's entries are relative paths without a leading "./" (".nhs/receive.sh",

@@ -20,6 +20,9 @@ export interface ServerOverrides {
     hostKey?: string;
     perDialTimeoutSeconds?: number;
     dialErrorLimit?: number;
+    deployKeyRotation?: number;
+    /** Instead of the host's bootstrap password (secret config `<name>Password`). */
+    bootstrap?: Record<string, unknown>;
 }
 
 export interface ProjectOptions {
@@ -28,6 +31,10 @@ export interface ProjectOptions {
     stack?: string;
     parallelism?: number;
     servers?: Record<string, ServerOverrides>;
+    /** Extra fleet settings, e.g. deployFrom. */
+    fleet?: Record<string, unknown>;
+    /** Secret config values (key without the project prefix), set after the bootstrap passwords. */
+    secrets?: Record<string, string>;
 }
 
 /** Health checks the simulator can pass: its units, nginx's HTTP, fast retries for tests. */
@@ -117,20 +124,27 @@ export class E2EProject {
                 port: h.port,
                 user: h.bootstrapUser,
                 hostKey: o.hostKey ?? h.hostKeyLine,
-                bootstrap: { password: { secretKey: `${h.name}Password` } },
+                bootstrap: o.bootstrap ?? { password: { secretKey: `${h.name}Password` } },
                 mode: o.mode ?? "switch",
                 tags: ["e2e"],
                 health: o.health ?? FAST_HEALTH,
                 confirmTimeoutSeconds: o.confirmTimeoutSeconds ?? 30,
                 perDialTimeoutSeconds: o.perDialTimeoutSeconds ?? 5,
                 dialErrorLimit: o.dialErrorLimit ?? 2,
+                ...(o.deployKeyRotation !== undefined ? { deployKeyRotation: o.deployKeyRotation } : {}),
             };
         });
         const config = {
             "nixos-home-server:servers": servers,
-            "nixos-home-server:fleet": { parallelism: this.opts.parallelism ?? 1, keepReleases: 3, keepGenerations: 10 },
+            "nixos-home-server:fleet": { parallelism: this.opts.parallelism ?? 1, keepReleases: 3, keepGenerations: 10, ...this.opts.fleet },
         };
         fs.writeFileSync(path.join(this.dir, `Pulumi.${this.stackName}.yaml`), `config: ${JSON.stringify(config, null, 2)}\n`);
+    }
+
+    /** Changes one server's settings in the stack file (the next preview or up reads it). */
+    setServer(name: string, overrides: ServerOverrides): void {
+        this.opts.servers = { ...this.opts.servers, [name]: { ...this.opts.servers?.[name], ...overrides } };
+        this.writeStackFile();
     }
 
     async stack(): Promise<Stack> {
@@ -140,6 +154,9 @@ export class E2EProject {
         const stack = await Stack.createOrSelect(this.stackName, ws);
         for (const h of this.hosts) {
             await stack.setConfig(`nixos-home-server:${h.name}Password`, { value: h.bootstrapPassword, secret: true });
+        }
+        for (const [k, v] of Object.entries(this.opts.secrets ?? {})) {
+            await stack.setConfig(`nixos-home-server:${k}`, { value: v, secret: true });
         }
         this.stackHandle = stack;
         return stack;

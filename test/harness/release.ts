@@ -1,11 +1,11 @@
 // Release helpers for tests: build a flake release tree carrying the host scripts,
-// pack it deterministically, sync it with the one-line bootstrap (base64 on stdin)
-// and call the host scripts the way the Pulumi program does.
+// pack it deterministically, sync it through the dispatcher (base64 on stdin) and
+// call the host scripts the way the Pulumi program does.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { packRelease as packEntries, treeEntries } from "../../components/lib/release";
-import { BASE, renderHostScript, renderSyncBootstrap } from "../../components/lib/remoteCommand";
+import { BASE, DISPATCH, renderHostScript, renderSyncBootstrap } from "../../components/lib/remoteCommand";
 import { parseResultLine } from "../../components/lib/result";
 import type { SimHost, SshOptions } from "./hosts";
 import type { ExecResult } from "./exec";
@@ -49,16 +49,28 @@ export async function packRelease(dir: string): Promise<{ tarball: Buffer; hash:
   return packEntries(treeEntries(dir));
 }
 
-/** Sends a release over SSH with the program's own sync bootstrap; resolves to receive's result. */
+/**
+ * Puts the deploy key's dispatcher where KeyAuthorization's bootstrap install puts it, when no
+ * dispatcher is there yet (as root, without SSH: the host tests do not go through Pulumi).
+ */
+export async function installDispatcher(host: SimHost): Promise<void> {
+  const r = await host.run(`test -e ${DISPATCH} || { mkdir -p ${BASE} && cat >${DISPATCH}.tmp && chmod 0755 ${DISPATCH}.tmp && mv ${DISPATCH}.tmp ${DISPATCH}; }`, {
+    input: fs.readFileSync(path.join(HOST_SCRIPTS, "dispatch.sh")),
+  });
+  if (r.code !== 0) throw new Error(`${host.name}: installing the dispatcher failed: ${r.stderr}`);
+}
+
+/** Sends a release over SSH with the program's own sync request; resolves to receive's result. */
 export async function syncRelease(host: SimHost, dir: string, keep = 3, opts: SshOptions = {}): Promise<ExecResult & { hash: string }> {
   const { tarball, hash } = await packRelease(dir);
+  await installDispatcher(host);
   const r = await host.ssh(renderSyncBootstrap(opts.user ?? host.deployUser, hash, keep), { ...opts, input: tarball.toString("base64") });
   return { ...r, hash };
 }
 
-/** Runs releases/<hash>/.nhs/<script> exactly as the program renders it. */
+/** Runs releases/<hash>/.nhs/<script> through the dispatcher exactly as the program renders it. */
 export function hostScript(host: SimHost, hash: string, script: string, args: string[], opts: SshOptions = {}): Promise<ExecResult> {
-  return host.ssh(renderHostScript(opts.user ?? host.deployUser, hash, script, args), opts);
+  return host.ssh(renderHostScript(hash, script, args), opts);
 }
 
 /** The program's own parser of the one `nhs-result` line (components/lib/result.ts). */

@@ -15,9 +15,8 @@ describe("HostProbe", () => {
     expect(knownHostsLine("10.0.0.2", 2222, " ssh-ed25519 AAAAC3 ")).toBe("[10.0.0.2]:2222 ssh-ed25519 AAAAC3\n");
   });
 
-  it("uses sudo except as root", () => {
-    expect(statusCommand("root")).toBe("sh /var/lib/nixos-home-server/current/.nhs/status.sh");
-    expect(statusCommand("deploy")).toBe("sudo -n sh /var/lib/nixos-home-server/current/.nhs/status.sh");
+  it("asks the dispatcher for the status, whatever the user", () => {
+    expect(statusCommand()).toBe("/var/lib/nixos-home-server/dispatch status");
   });
 
   it("reads the running and the last-deployed system, and names a missing key", () => {

@@ -334,3 +334,42 @@ describe("host files (stand-in evaluation of throwaway hosts)", () => {
     expect(err).toContain("The option `homeServer.services.samab' does not exist.");
   });
 });
+
+describe("users.nix", () => {
+  it("declares the deploy key from nixos/generated/deploy.json when present", () => {
+    const dir = fs.mkdtempSync(path.join(require("os").tmpdir(), "nhs-users-"));
+    try {
+      fs.copyFileSync(path.join(root, "nixos/users.nix"), path.join(dir, "users.nix"));
+      const evalUsers = () => {
+        // A tiny stand-in for the module system: options' defaults feed config.
+        const expr = `
+          let
+            lib = {
+              mkOption = o: o; mkDefault = v: v; types = { str = null; listOf = _: null; };
+              mkIf = c: v: if c then v else { };
+              mkMerge = builtins.foldl' (a: b: a // b) { };
+              optional = c: v: if c then [ v ] else [ ];
+            };
+            pkgs = { writeScript = name: text: "/nix/store/x-" + name; coreutils = "/nix/store/c-coreutils"; };
+            m = import ${dir}/users.nix { inherit lib pkgs; config = { homeServer.deploy = { user = fix.options.homeServer.deploy.user.default; extraAuthorizedKeys = [ ]; }; }; };
+            fix = m;
+          in { user = m.options.homeServer.deploy.user.default; users = m.config.users.users; sudo = m.config.security.sudo.extraRules; }`;
+        return JSON.parse(execFileSync("nix-instantiate", ["--eval", "--strict", "--json", "--expr", expr], { encoding: "utf8" }));
+      };
+      expect(evalUsers().users.deploy.openssh.authorizedKeys.keys).toEqual([]);
+      fs.mkdirSync(path.join(dir, "generated"));
+      fs.writeFileSync(path.join(dir, "generated/deploy.json"), JSON.stringify({ user: "ops", authorizedKey: "no-port-forwarding ssh-ed25519 AAAA k" }));
+      const withKey = evalUsers();
+      expect(withKey.user).toBe("ops");
+      expect(withKey.users.ops.openssh.authorizedKeys.keys).toEqual(["no-port-forwarding ssh-ed25519 AAAA k"]);
+      // Least privilege: no wheel, and sudo runs only the dispatcher, never ALL.
+      expect(withKey.users.ops.extraGroups).toBeUndefined();
+      expect(withKey.sudo).toEqual([
+        { users: ["ops"], runAs: "root", commands: [{ command: "/var/lib/nixos-home-server/dispatch", options: ["NOPASSWD"] }] },
+      ]);
+      expect(JSON.stringify(withKey.sudo)).not.toContain('"ALL"');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -14,6 +14,7 @@ interface Registration {
   deps: string[];
   inputs: Record<string, unknown>;
   additionalSecretOutputs: string[];
+  ignoreChanges: string[];
 }
 
 function seedFor(name: string): Buffer {
@@ -80,6 +81,7 @@ async function runProgram(servers: unknown[], fleet: unknown, secrets: Record<st
       deps: req.getDependenciesList(),
       inputs: req.getObject()?.toJavaScript() ?? {},
       additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+      ignoreChanges: req.getIgnorechangesList(),
     });
     original(req, cb);
   };
@@ -113,6 +115,7 @@ describe("one server", () => {
         "nixos-home-server:index:NixosServer nixos-staging",
         "nixos-home-server:index:DeployKey nixos-staging-deploy-key",
         "random:index/randomBytes:RandomBytes nixos-staging-deploy-key-seed",
+        "random:index/randomBytes:RandomBytes nixos-staging-deploy-key-seed-even",
         "nixos-home-server:index:KeyAuthorization nixos-staging-key-authorization",
         "command:remote:Command nixos-staging-key-authorization-install",
         "command:remote:Command nixos-staging-key-authorization-login-test",
@@ -122,7 +125,7 @@ describe("one server", () => {
         "command:remote:Command nixos-staging-verify",
       ]),
     );
-    expect(registrations.filter((r) => r.type !== "pulumi:pulumi:Stack")).toHaveLength(10);
+    expect(registrations.filter((r) => r.type !== "pulumi:pulumi:Stack")).toHaveLength(11);
     for (const child of ["nixos-staging-deploy-key", "nixos-staging-key-authorization", "nixos-staging-config-sync", "nixos-staging-rebuild", "nixos-staging-verify"]) {
       expect(byName(child).parent).toMatch(/NixosServer::nixos-staging$/);
     }
@@ -139,13 +142,19 @@ describe("one server", () => {
     expect(out.configHash).toMatch(/^[0-9a-f]{64}$/);
     expect(out.deployedAt).toBe("2026-11-28T12:00:00Z");
     expect(out.verification).toBe("all 6 checks pass on generation 43");
-    expect(out.deployPublicKey).toBe(openSshKeyPairFromSeed(seedFor("nixos-staging-deploy-key-seed"), "nhs-deploy@nixos-staging").publicKey);
+    expect(out.deployPublicKey).toBe(openSshKeyPairFromSeed(seedFor("nixos-staging-deploy-key-seed"), "nhs-deploy@unit/nixos-staging").publicKey);
 
     const sync = byName("nixos-staging-config-sync").inputs;
     expect(sync.triggers).toEqual([out.configHash]);
     // A refresh that finds drift replaces the probe; its id is part of Rebuild's triggers.
     expect(byName("nixos-staging-rebuild").inputs.triggers).toEqual([out.configHash, "nixos-staging-probe-id"]);
-    expect(sync.create).toContain(`nhs-sync '${out.configHash}' '3'`);
+    expect(sync.create).toBe(`/var/lib/nixos-home-server/dispatch receive '${out.configHash}' '3'`);
+    // The login test goes through the dispatcher too: the host rewrites this stack's key line.
+    expect(byName("nixos-staging-key-authorization-login-test").inputs.create).toBe(
+      `/var/lib/nixos-home-server/dispatch authorize '${out.deployPublicKey.split(" ")[1]}'`,
+    );
+    // Bootstrap credentials serve only the first install: later changes (or their absence in CI) are ignored.
+    expect(byName("nixos-staging-key-authorization-install").inputs.create).toContain(`restrict,command="/var/lib/nixos-home-server/dispatch --key nhs-deploy@unit/nixos-staging"`);
     expect(byName("nixos-staging-rebuild").inputs.create).toContain(`'--release' '/var/lib/nixos-home-server/releases/${out.configHash}'`);
     expect(byName("nixos-staging-verify").inputs.logging).toBe("stdout");
     expect(byName("nixos-staging-verify").additionalSecretOutputs).toContain("stderr");
@@ -154,6 +163,40 @@ describe("one server", () => {
       expect(r.inputs.delete, `${r.name} must not delete anything`).toBeUndefined();
       expect(r.inputs.addPreviousOutputInEnv).toBe(false);
     }
+  });
+});
+
+describe("deploy key rotation", () => {
+  it("the previous key authorizes the new one; the bootstrap install never runs again", async () => {
+    const { byName, deps, exported } = await runProgram([server("nixos-staging", { deployKeyRotation: 2 })], {});
+    const keyOf = (seed: string) => openSshKeyPairFromSeed(seedFor(seed), "nhs-deploy@unit/nixos-staging");
+    // Rotation 2 is the even seed; the odd one (rotation 1) is the key the host still accepts.
+    expect(exported["nixos-staging"].deployPublicKey).toBe(keyOf("nixos-staging-deploy-key-seed-even").publicKey);
+    const rotate = byName("nixos-staging-key-authorization-rotate");
+    expect(rotate.inputs.create).toBe(`/var/lib/nixos-home-server/dispatch authorize '${keyOf("nixos-staging-deploy-key-seed-even").publicKey.split(" ")[1]}'`);
+    const conn = rotate.inputs.connection as { value: { privateKey: { value: string } } };
+    expect(JSON.stringify(conn)).toContain(keyOf("nixos-staging-deploy-key-seed").privateKey.split("\n")[1]);
+    expect(deps("nixos-staging-key-authorization-login-test")).toContain("nixos-staging-key-authorization-rotate");
+    expect(byName("nixos-staging-key-authorization-install").ignoreChanges.sort()).toEqual(["connection", "create", "stdin"]);
+    // A first install at rotation 2 puts both keys in, so the rotation step works on a new host too.
+    expect(byName("nixos-staging-key-authorization-install").inputs.create).toContain(keyOf("nixos-staging-deploy-key-seed").publicKey.split(" ")[1]);
+  });
+
+  it("a bootstrap key file that is not on this machine (CI) is a warning, not an error", async () => {
+    const warn = vi.spyOn(pulumi.log, "warn").mockImplementation(() => undefined as never);
+    const { byName } = await runProgram([server("nixos-staging", { bootstrap: { keyFile: { path: "/nonexistent/bootstrap_key" } } })], {});
+    expect(warn.mock.calls.map((c) => c[0])).toContain(
+      'servers "nixos-staging": bootstrap.keyFile.path: /nonexistent/bootstrap_key does not exist on this machine; fine once this stack\'s deploy key is on the host, but a first install fails without it',
+    );
+    // The graph is whole; the install (which ignores later connection changes) simply has no key.
+    const conn = byName("nixos-staging-key-authorization-install").inputs.connection as { value: Record<string, unknown> };
+    expect(conn.value.privateKey).toBeUndefined();
+    expect(byName("nixos-staging-verify")).toBeDefined();
+  });
+
+  it("at rotation 1 there is no rotation step", async () => {
+    const { registrations } = await runProgram([server("nixos-staging")], {});
+    expect(registrations.map((r) => r.name)).not.toContain("nixos-staging-key-authorization-rotate");
   });
 });
 
@@ -171,7 +214,7 @@ describe("three servers", () => {
       expect(deps(step)).toEqual(expect.arrayContaining(firstBatchVerify));
     }
     expect(deps("nixos-prod-config-sync")).not.toContain("nixos-staging-verify");
-    expect(deps("nixos-staging-key-authorization-install")).toEqual(["nixos-staging-deploy-key-seed"]);
+    expect(deps("nixos-staging-key-authorization-install").sort()).toEqual(["nixos-staging-deploy-key-seed", "nixos-staging-deploy-key-seed-even"]);
   });
 
   it("parallelism 1 chains every server on the previous one", async () => {
@@ -184,7 +227,7 @@ describe("three servers", () => {
   it("keeps secrets secret and out of every command text", async () => {
     const { registrations, byName } = await runProgram(three(), { parallelism: 3 }, { pw: PASSWORD });
     const privateKeys = ["nixos-staging", "nixos-prod", "nixos-backup"].map(
-      (n) => openSshKeyPairFromSeed(seedFor(`${n}-deploy-key-seed`), `nhs-deploy@${n}`).privateKey,
+      (n) => openSshKeyPairFromSeed(seedFor(`${n}-deploy-key-seed`), `nhs-deploy@unit/${n}`).privateKey,
     );
     const forbidden = [PASSWORD, ...privateKeys, ...privateKeys.map((k) => k.split("\n")[1])];
     // Secret-wrapped values are encrypted in state; everything outside them must be free of secrets.

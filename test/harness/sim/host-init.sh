@@ -27,7 +27,7 @@ mount --bind "$dir/home" /home
 # The NixOS layout. Debian's tools move into a store path (nosuid, like an unwrapped
 # package: its sudo cannot gain root), each simulated tool gets its own store path,
 # and the system path links them all, as /run/current-system/sw does on NixOS.
-mkdir -p "$SIM_USERLAND/bin" "$SIM_PKG" "$SIM_SYSTEMD/bin" "$SIM_NIX/bin" "$SIM_REBUILD/bin" "$SIM_SW/bin"
+mkdir -p "$SIM_USERLAND/bin" "$SIM_PKG" "$SIM_SYSTEMD/bin" "$SIM_NIX/bin" "$SIM_REBUILD/bin" "$SIM_UTIL/bin" "$SIM_SW/bin"
 mount --bind /usr/bin "$SIM_USERLAND/bin"
 mount -o remount,bind,ro,nosuid "$SIM_USERLAND/bin"
 PATH=$SIM_USERLAND/bin:/usr/sbin
@@ -44,6 +44,7 @@ wrap() { # wrap STOREBIN NAME SCRIPT: a launcher like nixpkgs' makeWrapper (own 
 for t in systemctl systemd-run journalctl; do wrap "$SIM_SYSTEMD/bin" "$t" "$t.sh"; done
 wrap "$SIM_NIX/bin" nix-env nix-env.sh
 wrap "$SIM_REBUILD/bin" nixos-rebuild nixos-rebuild.sh
+wrap "$SIM_UTIL/bin" logger logger.sh
 ln -s "$SIM_USERLAND"/bin/* "$SIM_SW/bin/"
 # Debian's alternatives (awk -> /etc/alternatives/awk -> /usr/bin/mawk) point into the
 # /usr/bin about to be hidden: link those to the real file in the store path instead.
@@ -55,6 +56,7 @@ done
 for t in systemctl systemd-run journalctl; do ln -sfn "$SIM_SYSTEMD/bin/$t" "$SIM_SW/bin/$t"; done
 ln -sfn "$SIM_NIX/bin/nix-env" "$SIM_SW/bin/nix-env"
 ln -sfn "$SIM_REBUILD/bin/nixos-rebuild" "$SIM_SW/bin/nixos-rebuild"
+ln -sfn "$SIM_UTIL/bin/logger" "$SIM_SW/bin/logger"
 # Last, as they hide $dir when the hosts live under /run or /tmp.
 mount -t tmpfs -o mode=1777 tmp /tmp
 mount -t tmpfs -o mode=0755 run /run
@@ -71,6 +73,8 @@ mkdir -p /run/sshd /nix/store /nix/var/nix/profiles /var/lib/nhs-sim/units /var/
 chmod 0755 /run/sshd
 : >/var/lib/nhs-sim/control
 : >/var/lib/nhs-sim/journal
+# Every user may log (journald's /dev/log socket); reading stays with root.
+chmod 0622 /var/lib/nhs-sim/journal
 : >/var/lib/nhs-sim/sshd.log
 
 # sudo as NixOS configures it (nixos/modules/security/sudo.nix): no secure_path, so
@@ -96,6 +100,9 @@ for u in deploy admin; do
   printf '%s ALL=(ALL:ALL) NOPASSWD: SETENV: ALL\n' "$u" >"/etc/sudoers.d/nhs-$u"
   chmod 0440 "/etc/sudoers.d/nhs-$u"
 done
+# A generation without nixos-home-server's module leaves these (switch-to-configuration.sh).
+mkdir -p "$SIM_INITIAL_ETC/sudoers.d" /etc/ssh/authorized_keys.d
+cp -p /etc/sudoers.d/nhs-* "$SIM_INITIAL_ETC/sudoers.d/"
 # '*' (not '!') so sshd without PAM still allows key logins for the deploy user.
 usermod -p '*' deploy
 printf 'admin:%s\n' "$password" | chpasswd
@@ -120,7 +127,9 @@ PermitRootLogin prohibit-password
 PubkeyAuthentication yes
 PasswordAuthentication no
 KbdInteractiveAuthentication no
-AuthorizedKeysFile .ssh/authorized_keys
+# NixOS's services.openssh.authorizedKeysFiles: the user's own file, then the keys
+# users.users.<name>.openssh.authorizedKeys declares.
+AuthorizedKeysFile .ssh/authorized_keys /etc/ssh/authorized_keys.d/%u
 Subsystem sftp /usr/lib/openssh/sftp-server
 Match User deploy
   SetEnv PATH=$(login_path deploy)

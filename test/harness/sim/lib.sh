@@ -16,11 +16,14 @@ SIM_USERLAND=/nix/store/1qz7d9xv3kmy0bcfp2ln5wg8rhj4s6ia-debian-userland    # th
 SIM_SYSTEMD=/nix/store/2b4d8c6g0f9h1j3k5l7m9n0p2q4r6s8v-systemd-257.sim    # systemctl, systemd-run, journalctl
 SIM_NIX=/nix/store/3c5f7h9j1k3l5m7n9p1q3r5s7v9w1x3y-nix-2.28.sim           # nix-env
 SIM_REBUILD=/nix/store/4d6g8j0k2l4m6n8p0q2r4s6v8w0x2y4z-nixos-rebuild.sim  # nixos-rebuild
+SIM_UTIL=/nix/store/6g8j0l2m4n6p8q0r2s4t6v8w0y2z4a6b-util-linux-2.41.sim  # logger (to the journal)
 SIM_SW=/nix/store/5f7h9k1l3m5n7p9q1r3s5v7w9x1y3z5a-system-path             # every generation's sw/
 # What the simulator's own tools run with (like a nixpkgs makeWrapper PATH); never
 # what the product's scripts or units get.
 SIM_PATH=$SIM_SW/bin:/usr/sbin
 SIM_UNIT_ENV=$SIM_STATE/unit-env
+# What a generation without nixos-home-server's module leaves in /etc (host-init.sh).
+SIM_INITIAL_ETC=$SIM_STATE/initial-etc
 
 sim_log() { printf '%s\n' "$*" >&2; }
 

@@ -85,6 +85,17 @@ if [ ! -d "$store" ]; then
   printf '%s\n' "$units" >"$store.tmp/units"
   printf '%s\n' "$faults" >"$store.tmp/faults"
   printf '26.05.sim\n' >"$store.tmp/nixos-version"
+  # What nixos/users.nix makes of the release's nixos/generated/deploy.json (the
+  # simulator evaluates no Nix): the key in authorized_keys.d, the one sudo rule, and
+  # the dispatcher as a store path (see access() in switch-to-configuration.sh).
+  json=$dir/nixos/generated/deploy.json
+  if [ -f "$json" ] && [ -f "$dir/.nhs/dispatch.sh" ]; then
+    mkdir -p "$store.tmp/access"
+    sed -n 's/^  "user": "\(.*\)",*$/\1/p' "$json" >"$store.tmp/access/user"
+    sed -n 's/^  "authorizedKey": "\(.*\)",*$/\1/p' "$json" | sed 's/\\"/"/g; s/\\\\/\\/g' >"$store.tmp/access/keys"
+    cp "$dir/.nhs/dispatch.sh" "$store.tmp/access/dispatch"
+    chmod 0555 "$store.tmp/access/dispatch"
+  fi
   mv -T "$store.tmp" "$store"
 fi
 
