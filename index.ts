@@ -1,11 +1,12 @@
-// The program: validate stack config, then one NixosServer per server, deployed in batches.
+// The program: validate stack config, then one NixosServer per server, at most fleet.parallelism at once.
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, PROJECT, ServerConfig, StackConfig, batches, bootstrapPasswordKey, fullConfigKey, parseStackConfig } from "./components/config";
+import { ConfigError, PROJECT, ServerConfig, StackConfig, bootstrapPasswordKey, fullConfigKey, parseStackConfig } from "./components/config";
 import { BootstrapCredentials } from "./components/connection";
 import { NixosServer } from "./components/nixosServer";
+import { ServerOutcome, inLanes, outcomeSummary } from "./components/lib/fleet";
 
 const root = __dirname;
 
@@ -54,37 +55,50 @@ function credentials(s: ServerConfig): BootstrapCredentials {
   throw new pulumi.RunError(`servers "${s.name}": bootstrap: no credentials`);
 }
 
-const stack = loadConfig();
-const deployed: NixosServer[] = [];
-let previousBatch: pulumi.Resource[] = [];
-for (const batch of batches(stack.servers, stack.fleet.parallelism)) {
-  const current = batch.map(
-    (server) =>
-      new NixosServer(server.name, {
-        server,
-        fleet: stack.fleet,
-        credentials: credentials(server),
-        root,
-        dependsOn: previousBatch.length > 0 ? previousBatch : undefined,
-      }),
-  );
-  deployed.push(...current);
-  // The next batch starts only after every server of this one passed Verify.
-  previousBatch = current.map((s) => s.verify);
+/**
+ * Settles when the engine has answered the server's Verify registration: done, failed or skipped
+ * (the SDK asks for result reporting, so with --continue-on-error a failure resolves the URN too).
+ */
+async function settled(s: NixosServer, name: string): Promise<ServerOutcome> {
+  await new Promise<void>((resolve) => s.verify.urn.apply(() => resolve()));
+  // A failed or skipped resource's outputs stay unknown; isKnown is the SDK's own flag for that.
+  const known = await (s.verification as unknown as { isKnown: Promise<boolean> }).isKnown;
+  if (!known) return { name, verified: false };
+  return { name, verified: true, report: await new Promise<string>((resolve) => s.verification.apply(resolve)) };
 }
 
+const stack = loadConfig();
+const deployed = new Map<string, NixosServer>();
+// No server depends on another: a lane takes the next server once its previous one settled.
+const run = inLanes(stack.servers, stack.fleet.parallelism, (server) => {
+  const s = new NixosServer(server.name, { server, fleet: stack.fleet, credentials: credentials(server), root });
+  deployed.set(server.name, s);
+  return settled(s, server.name);
+}).then((results) => {
+  if (pulumi.runtime.isDryRun()) return;
+  const outcomes = results.map((r, i): ServerOutcome => (r.status === "fulfilled" ? r.value : { name: stack.servers[i].name, verified: false }));
+  pulumi.log.info(outcomeSummary(outcomes));
+});
+
 /** Per server: generation, store path, config hash, deploy time and verification report. */
-export const servers = Object.fromEntries(
-  deployed.map((s, i) => [
-    stack.servers[i].name,
-    {
-      host: stack.servers[i].host,
-      generation: s.generation,
-      storePath: s.storePath,
-      configHash: s.configHash,
-      deployedAt: s.deployedAt,
-      verification: s.verification,
-      deployPublicKey: s.publicKey,
-    },
-  ]),
+export const servers = pulumi.output(
+  run.then(() =>
+    Object.fromEntries(
+      stack.servers.map((server) => {
+        const s = deployed.get(server.name)!;
+        return [
+          server.name,
+          {
+            host: server.host,
+            generation: s.generation,
+            storePath: s.storePath,
+            configHash: s.configHash,
+            deployedAt: s.deployedAt,
+            verification: s.verification,
+            deployPublicKey: s.publicKey,
+          },
+        ];
+      }),
+    ),
+  ),
 );

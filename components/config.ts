@@ -120,7 +120,7 @@ const serverSchema = z
   });
 
 const fleetSchema = z.strictObject({
-  /** Servers deployed at once; each batch waits for the previous batch's Verify. */
+  /** Servers deployed at once; a server starts when an earlier one settled (verified, failed or skipped). */
   parallelism: z.number().int().min(1).max(64).default(1),
   /** Releases kept in /var/lib/nixos-home-server/releases (current and previous are always kept). */
   keepReleases: z.number().int().min(2).max(100).default(3),
@@ -252,11 +252,4 @@ export function parseStackConfig(raw: { servers: unknown; fleet: unknown }, cont
 /** The password reference of a validated bootstrap, if any. */
 export function bootstrapPasswordKey(b: BootstrapConfig): string | undefined {
   return (b.password as { secretKey: string } | undefined)?.secretKey;
-}
-
-/** Splits servers into deployment batches of `parallelism`, in stack order. */
-export function batches<T>(servers: readonly T[], parallelism: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < servers.length; i += parallelism) out.push(servers.slice(i, i + parallelism));
-  return out;
 }

@@ -12,8 +12,6 @@ export interface KeyAuthorizationArgs {
   authorizedKey: pulumi.Input<string>;
   /** Comment that marks our key line in authorized_keys. */
   marker: string;
-  /** Resources that must finish first (the previous deployment batch). */
-  dependsOn?: pulumi.Resource[];
 }
 
 export class KeyAuthorization extends pulumi.ComponentResource {
@@ -33,7 +31,7 @@ export class KeyAuthorization extends pulumi.ComponentResource {
         addPreviousOutputInEnv: false, // sent with SSH setenv; sshd without AcceptEnv would refuse
       },
       // Bootstrap credentials may stop working once NixOS disables passwords; changing them must not rerun this.
-      { parent: this, dependsOn: args.dependsOn, ignoreChanges: ["connection"] },
+      { parent: this, ignoreChanges: ["connection"] },
     );
     this.loginTest = new remote.Command(
       `${name}-login-test`,
