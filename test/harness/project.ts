@@ -153,10 +153,19 @@ export class E2EProject {
         });
     }
 
-    async up(opts: { refresh?: boolean } = {}): Promise<RunResult> {
+    /** `continueOnError` is the README's `--continue-on-error`; `onEvent` sees engine events as they come. */
+    async up(opts: { refresh?: boolean; continueOnError?: boolean; onEvent?: (e: EngineEvent) => void } = {}): Promise<RunResult> {
         const stack = await this.stack();
         return this.capture(async (onOutput, onEvent) => {
-            const r = await stack.up({ onOutput, onEvent, refresh: opts.refresh });
+            const r = await stack.up({
+                onOutput,
+                onEvent: (e) => {
+                    onEvent(e);
+                    opts.onEvent?.(e);
+                },
+                refresh: opts.refresh,
+                continueOnError: opts.continueOnError,
+            });
             return r.summary.resourceChanges;
         });
     }
