@@ -20,6 +20,7 @@ export interface ServerOverrides {
     hostKey?: string;
     perDialTimeoutSeconds?: number;
     dialErrorLimit?: number;
+    tags?: string[];
 }
 
 export interface ProjectOptions {
@@ -119,7 +120,7 @@ export class E2EProject {
                 hostKey: o.hostKey ?? h.hostKeyLine,
                 bootstrap: { password: { secretKey: `${h.name}Password` } },
                 mode: o.mode ?? "switch",
-                tags: ["e2e"],
+                tags: o.tags ?? ["e2e"],
                 health: o.health ?? FAST_HEALTH,
                 confirmTimeoutSeconds: o.confirmTimeoutSeconds ?? 30,
                 perDialTimeoutSeconds: o.perDialTimeoutSeconds ?? 5,
