@@ -2,6 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { authorizedKeyLine, openSshKeyPairFromSeed } from "./lib/sshKey";
+import { createdOnly } from "./lib/created";
 
 export interface DeployKeyArgs {
   /** Comment ending the public key line; KeyAuthorization uses it to find an older key to replace. */
@@ -25,7 +26,8 @@ export class DeployKey extends pulumi.ComponentResource {
       { length: 32, keepers: { rotation: String(args.rotation) } },
       { parent: this, additionalSecretOutputs: ["base64", "hex"] },
     );
-    const pair = seed.base64.apply((b64) => openSshKeyPairFromSeed(Buffer.from(b64, "base64"), args.comment));
+    // createdOnly: a targeted run that leaves out a server never created has no bytes for it.
+    const pair = createdOnly(seed.base64).apply((b64) => openSshKeyPairFromSeed(Buffer.from(b64, "base64"), args.comment));
     this.privateKey = pulumi.secret(pair.apply((p) => p.privateKey));
     // The public half is derived from the secret seed, so Pulumi taints it secret; it is public by
     // nature and must appear in command text and in the NixOS config, so it is unsecreted on purpose.

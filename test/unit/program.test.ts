@@ -188,6 +188,16 @@ describe("three servers", () => {
     expect(index(registrations, "nixos-backup")).toBeLessThan(firstVerify);
   });
 
+  it("npm run deploy's targets cover every resource of a server and none of another's", async () => {
+    const { registrations } = await runProgram(three(), { parallelism: 3 }, { pw: PASSWORD });
+    const { serverOf } = await import("../../components/lib/selection");
+    const names = ["nixos-staging", "nixos-prod", "nixos-backup"];
+    for (const r of registrations.filter((x) => x.type !== "pulumi:pulumi:Stack")) {
+      // Every resource the program registers is one of a server's, by the names NixosServer gives.
+      expect(serverOf(r.name, names), `${r.name} belongs to a server`).toBeDefined();
+    }
+  });
+
   it("keeps secrets secret and out of every command text", async () => {
     const { registrations, byName } = await runProgram(three(), { parallelism: 3 }, { pw: PASSWORD });
     const privateKeys = ["nixos-staging", "nixos-prod", "nixos-backup"].map(
