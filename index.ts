@@ -1,4 +1,5 @@
 // The program: validate stack config, then one NixosServer per server, at most fleet.parallelism at once.
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -7,6 +8,7 @@ import { ConfigError, PROJECT, ServerConfig, StackConfig, bootstrapPasswordKey, 
 import { BootstrapCredentials } from "./components/connection";
 import { NixosServer } from "./components/nixosServer";
 import { ServerOutcome, inLanes, outcomeSummary } from "./components/lib/fleet";
+import { Source, VerifiedRelease, promotionProblems, refusalMessage, sourceOf } from "./components/lib/promotion";
 
 const root = __dirname;
 
@@ -21,7 +23,7 @@ function loadConfig(): StackConfig {
   const config = new pulumi.Config(PROJECT);
   try {
     return parseStackConfig(
-      { servers: config.getObject<unknown>("servers"), fleet: config.getObject<unknown>("fleet") },
+      { servers: config.getObject<unknown>("servers"), fleet: config.getObject<unknown>("fleet"), promotion: config.getObject<unknown>("promotion") },
       { hostDirectories: hostDirectories(), configKeys: new Set(Object.keys(pulumi.runtime.allConfig())) },
     );
   } catch (err) {
@@ -67,18 +69,49 @@ async function settled(s: NixosServer, name: string): Promise<ServerOutcome> {
   return { name, verified: true, report: await new Promise<string>((resolve) => s.verification.apply(resolve)) };
 }
 
+function git(args: string[]): string | null {
+  try {
+    return execFileSync("git", ["-C", root, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * With `promotion.from`, resolves only if that stack verified this clean commit, or with an
+ * override; otherwise rejects before any server is registered, so no host is touched.
+ */
+async function promotionGate(source: Source): Promise<{ from: string; problems: string[]; override: string | null } | null> {
+  const p = stack.promotion;
+  if (!p) return null;
+  const name = p.from.includes("/") ? p.from : `${pulumi.getOrganization()}/${pulumi.getProject()}/${p.from}`;
+  const upstream = (await new pulumi.StackReference(`promotion-from-${p.from.replace(/\//g, "-")}`, { name }).getOutputDetails("release")).value as VerifiedRelease | undefined;
+  const problems = promotionProblems(source, p.from, upstream);
+  if (problems.length > 0 && !p.override) throw new pulumi.RunError(refusalMessage(p.from, problems));
+  if (problems.length > 0) pulumi.log.warn(`promotion from "${p.from}" overridden ("${p.override}") despite:\n  - ${problems.join("\n  - ")}`);
+  return { from: p.from, problems, override: p.override ?? null };
+}
+
 const stack = loadConfig();
+const source = sourceOf(git(["rev-parse", "HEAD"]), git(["status", "--porcelain"]));
+const gate = promotionGate(source);
 const deployed = new Map<string, NixosServer>();
 // No server depends on another: a lane takes the next server once its previous one settled.
-const run = inLanes(stack.servers, stack.fleet.parallelism, (server) => {
+const run = gate.then(() => inLanes(stack.servers, stack.fleet.parallelism, (server) => {
   const s = new NixosServer(server.name, { server, fleet: stack.fleet, credentials: credentials(server), root });
   deployed.set(server.name, s);
   return settled(s, server.name);
-}).then((results) => {
-  if (pulumi.runtime.isDryRun()) return;
+})).then((results) => {
   const outcomes = results.map((r, i): ServerOutcome => (r.status === "fulfilled" ? r.value : { name: stack.servers[i].name, verified: false }));
-  pulumi.log.info(outcomeSummary(outcomes));
+  if (!pulumi.runtime.isDryRun()) pulumi.log.info(outcomeSummary(outcomes));
+  return outcomes;
 });
+
+/** The source this run deployed, and whether every server passed Verify: what `promotion.from` reads. */
+export const release = pulumi.output(run.then((outcomes) => ({ ...source, verified: outcomes.every((o) => o.verified) })));
+
+/** With `promotion.from`: the stack promoted from, and the override and what it overrode, if any. */
+export const promotion = pulumi.output(gate);
 
 /** Per server: generation, store path, config hash, deploy time and verification report. */
 export const servers = pulumi.output(

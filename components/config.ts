@@ -128,7 +128,15 @@ const fleetSchema = z.strictObject({
   keepGenerations: z.number().int().min(2).max(1000).default(10),
 });
 
+/** Staged promotion: this stack deploys only what stack `from` verified (read through a StackReference). */
+const promotionSchema = z.strictObject({
+  from: z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+){0,2}$/, { error: "must be a stack name such as \"staging\" (or org/project/stack)" }),
+  /** Emergencies only: deploy anyway; the reason is recorded in the stack outputs. */
+  override: z.string().min(1).max(500).refine((r) => !/[\r\n]/.test(r), { error: "must be one line" }).optional(),
+});
+
 export type HealthConfig = z.output<typeof healthSchema>;
+export type PromotionConfig = z.output<typeof promotionSchema>;
 export type ServerConfig = z.output<typeof serverSchema>;
 export type FleetConfig = z.output<typeof fleetSchema>;
 export type BootstrapConfig = ServerConfig["bootstrap"];
@@ -146,6 +154,7 @@ export function worstCaseVerifySeconds(h: HealthConfig): number {
 export interface StackConfig {
   servers: ServerConfig[];
   fleet: FleetConfig;
+  promotion?: PromotionConfig;
 }
 
 export interface ValidationContext {
@@ -185,7 +194,7 @@ export function fullConfigKey(secretKey: string): string {
  * Validates `servers` and `fleet` as read from stack config. Throws one ConfigError listing every
  * problem as `servers[1] "nixos-prod": host: ...`, so the user fixes them all in one go.
  */
-export function parseStackConfig(raw: { servers: unknown; fleet: unknown }, context: ValidationContext): StackConfig {
+export function parseStackConfig(raw: { servers: unknown; fleet: unknown; promotion?: unknown }, context: ValidationContext): StackConfig {
   const problems: string[] = [];
   let servers: ServerConfig[] = [];
   let fleet: FleetConfig | undefined;
@@ -193,6 +202,12 @@ export function parseStackConfig(raw: { servers: unknown; fleet: unknown }, cont
   const fleetResult = fleetSchema.safeParse(raw.fleet ?? {});
   if (fleetResult.success) fleet = fleetResult.data;
   else for (const i of fleetResult.error.issues) problems.push(`fleet: ${i.path.length ? `${pathText(i.path)}: ` : ""}${issueText(i)}`);
+  let promotion: PromotionConfig | undefined;
+  if (raw.promotion !== undefined) {
+    const r = promotionSchema.safeParse(raw.promotion);
+    if (r.success) promotion = r.data;
+    else for (const i of r.error.issues) problems.push(`promotion: ${i.path.length ? `${pathText(i.path)}: ` : ""}${issueText(i)}`);
+  }
 
   if (!Array.isArray(raw.servers) || raw.servers.length === 0) {
     problems.push(`servers: must be a non-empty list; set \`${PROJECT}:servers\` in Pulumi.<stack>.yaml`);
@@ -246,7 +261,7 @@ export function parseStackConfig(raw: { servers: unknown; fleet: unknown }, cont
   if (problems.length > 0 || !fleet) throw new ConfigError(problems);
   // Narrow the placeholder type of bootstrap.password to the reference it was checked to be.
   servers = servers.map((s) => ({ ...s, bootstrap: { ...s.bootstrap } }));
-  return { servers, fleet };
+  return { servers, fleet, promotion };
 }
 
 /** The password reference of a validated bootstrap, if any. */
