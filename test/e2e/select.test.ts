@@ -46,6 +46,7 @@ describe("npm run deploy -- <stack> --only", () => {
         expect(await hosts[0].generation()).toBe(2);
         expect(await hosts[1].generation()).toBe(1);
         const table = r.out.slice(r.out.lastIndexOf("server  "));
+        console.log(table);
         expect(table).toMatch(/^server +result +generation +duration +checks\n/);
         expect(table).toMatch(/\nsel1 +verified +1 → 2 +\d+\.\ds +\d+ pass\n?$/);
         expect(table).not.toContain("sel2");
@@ -57,6 +58,7 @@ describe("npm run deploy -- <stack> --only", () => {
         project.setReleaseFault("sel2", "unit-fails:nginx.service");
         const r = deploy(["sel", "--only", "sel2", "--yes"]);
         expect(r.code).toBe(1);
+        console.log(r.out.slice(r.out.lastIndexOf("server  ")));
         expect(r.out).toMatch(/\nsel2 +FAILED, rolled back +1 → 1 \(2 rolled back\) +\d+\.\ds +failed: nginx\.service/);
         expect(r.err).toContain("deploy: sel2 failed");
         expect(await hosts[1].generation()).toBe(1);
