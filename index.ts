@@ -93,17 +93,22 @@ async function promotionGate(source: Source): Promise<{ from: string; problems: 
 }
 
 const stack = loadConfig();
+// Every server's credentials before any server starts: a missing key file stops the run here.
+const credentialsOf = new Map(stack.servers.map((s) => [s.name, credentials(s)]));
 const source = sourceOf(git(["rev-parse", "HEAD"]), git(["status", "--porcelain"]));
 const gate = promotionGate(source);
 const deployed = new Map<string, NixosServer>();
 // No server depends on another: a lane takes the next server once its previous one settled.
 const run = gate.then(() => inLanes(stack.servers, stack.fleet.parallelism, (server) => {
-  const s = new NixosServer(server.name, { server, fleet: stack.fleet, credentials: credentials(server), root });
+  const s = new NixosServer(server.name, { server, fleet: stack.fleet, credentials: credentialsOf.get(server.name)!, root });
   deployed.set(server.name, s);
   return settled(s, server.name);
 })).then((results) => {
   const outcomes = results.map((r, i): ServerOutcome => (r.status === "fulfilled" ? r.value : { name: stack.servers[i].name, verified: false }));
   if (!pulumi.runtime.isDryRun()) pulumi.log.info(outcomeSummary(outcomes));
+  // A lane that threw (a bug, not a failed deploy) still fails the run, after the others ran.
+  const thrown = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (thrown) throw thrown.reason;
   return outcomes;
 });
 

@@ -34,8 +34,7 @@ function stdoutFor(name: string, inputs: Record<string, unknown>): string {
   return "nhs-result status=ok";
 }
 
-async function runProgram(servers: unknown[], fleet: unknown, secrets: Record<string, string> = {}) {
-  const registrations: Registration[] = [];
+async function runProgram(servers: unknown[], fleet: unknown, secrets: Record<string, string> = {}, registrations: Registration[] = []) {
   pulumi.runtime.setAllConfig(
     {
       "nixos-home-server:servers": JSON.stringify(servers),
@@ -186,6 +185,15 @@ describe("three servers", () => {
     const { registrations } = await runProgram(three(), { parallelism: 3 }, { pw: PASSWORD });
     const firstVerify = Math.min(...["nixos-staging", "nixos-prod", "nixos-backup"].map((n) => index(registrations, `${n}-verify`)));
     expect(index(registrations, "nixos-backup")).toBeLessThan(firstVerify);
+  });
+
+  it("a missing bootstrap key file of any server stops the run before any server is registered", async () => {
+    const servers = [...three().slice(0, 2), server("nixos-backup", { bootstrap: { keyFile: { path: "/nonexistent/id_ed25519" } } })];
+    const registrations: Registration[] = [];
+    await expect(runProgram(servers, { parallelism: 1 }, { pw: PASSWORD }, registrations)).rejects.toThrow(
+      /servers "nixos-backup": bootstrap.keyFile.path: \/nonexistent\/id_ed25519 does not exist on this machine/,
+    );
+    expect(registrations.filter((r) => r.type.startsWith("nixos-home-server:") || r.type.startsWith("command:"))).toEqual([]);
   });
 
   it("npm run deploy's targets cover every resource of a server and none of another's", async () => {
