@@ -1,12 +1,15 @@
-// The program: validate stack config, then one NixosServer per server, deployed in batches.
+// The program: validate stack config, then one NixosServer per server, at most fleet.parallelism at once.
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, PROJECT, ServerConfig, StackConfig, batches, bootstrapPasswordKey, fullConfigKey, parseStackConfig } from "./components/config";
+import { ConfigError, PROJECT, ServerConfig, StackConfig, bootstrapPasswordKey, fullConfigKey, parseStackConfig } from "./components/config";
 import { BootstrapCredentials } from "./components/connection";
 import { NixosServer } from "./components/nixosServer";
 import { redactRpcPayloadsInDebugLog } from "./components/debugLog";
+import { ServerOutcome, inLanes, outcomeSummary } from "./components/lib/fleet";
+import { Source, VerifiedRelease, promotionProblems, refusalMessage, sourceOf } from "./components/lib/promotion";
 
 redactRpcPayloadsInDebugLog();
 
@@ -35,7 +38,7 @@ function loadConfig(): StackConfig {
   const hosts = hostDirectories();
   try {
     return parseStackConfig(
-      { servers: config.getObject<unknown>("servers"), fleet: config.getObject<unknown>("fleet") },
+      { servers: config.getObject<unknown>("servers"), fleet: config.getObject<unknown>("fleet"), promotion: config.getObject<unknown>("promotion") },
       {
         hostDirectories: hosts,
         configKeys: new Set(Object.keys(pulumi.runtime.allConfig())),
@@ -79,38 +82,87 @@ function credentials(s: ServerConfig): BootstrapCredentials {
   throw new pulumi.RunError(`servers "${s.name}": bootstrap: no credentials`);
 }
 
-const stack = loadConfig();
-for (const w of stack.warnings) pulumi.log.warn(w);
-const deployed: NixosServer[] = [];
-let previousBatch: pulumi.Resource[] = [];
-for (const batch of batches(stack.servers, stack.fleet.parallelism)) {
-  const current = batch.map(
-    (server) =>
-      new NixosServer(server.name, {
-        server,
-        fleet: stack.fleet,
-        credentials: credentials(server),
-        root,
-        dependsOn: previousBatch.length > 0 ? previousBatch : undefined,
-      }),
-  );
-  deployed.push(...current);
-  // The next batch starts only after every server of this one passed Verify.
-  previousBatch = current.map((s) => s.verify);
+/**
+ * Settles when the engine has answered the server's Verify registration: done, failed or skipped
+ * (the SDK asks for result reporting, so with --continue-on-error a failure resolves the URN too).
+ */
+async function settled(s: NixosServer, name: string): Promise<ServerOutcome> {
+  await new Promise<void>((resolve) => s.verify.urn.apply(() => resolve()));
+  // A failed or skipped resource's outputs stay unknown; isKnown is the SDK's own flag for that.
+  const known = await (s.verification as unknown as { isKnown: Promise<boolean> }).isKnown;
+  if (!known) return { name, verified: false };
+  return { name, verified: true, report: await new Promise<string>((resolve) => s.verification.apply(resolve)) };
 }
 
+function git(args: string[]): string | null {
+  try {
+    return execFileSync("git", ["-C", root, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * With `promotion.from`, resolves only if that stack verified this clean commit, or with an
+ * override; otherwise rejects before any server is registered, so no host is touched.
+ */
+async function promotionGate(source: Source): Promise<{ from: string; problems: string[]; override: string | null } | null> {
+  const p = stack.promotion;
+  if (!p) return null;
+  const name = p.from.includes("/") ? p.from : `${pulumi.getOrganization()}/${pulumi.getProject()}/${p.from}`;
+  const upstream = (await new pulumi.StackReference(`promotion-from-${p.from.replace(/\//g, "-")}`, { name }).getOutputDetails("release")).value as VerifiedRelease | undefined;
+  const problems = promotionProblems(source, p.from, upstream);
+  if (problems.length > 0 && !p.override) throw new pulumi.RunError(refusalMessage(p.from, problems));
+  if (problems.length > 0) pulumi.log.warn(`promotion from "${p.from}" overridden ("${p.override}") despite:\n  - ${problems.join("\n  - ")}`);
+  return { from: p.from, problems, override: p.override ?? null };
+}
+
+const stack = loadConfig();
+for (const w of stack.warnings) pulumi.log.warn(w);
+// Every server's credentials, resolved (and warned about) once, before any server starts.
+const credentialsOf = new Map(stack.servers.map((s) => [s.name, credentials(s)]));
+const source = sourceOf(git(["rev-parse", "HEAD"]), git(["status", "--porcelain"]));
+const gate = promotionGate(source);
+const deployed = new Map<string, NixosServer>();
+// No server depends on another: a lane takes the next server once its previous one settled.
+const run = gate.then(() => inLanes(stack.servers, stack.fleet.parallelism, (server) => {
+  const s = new NixosServer(server.name, { server, fleet: stack.fleet, credentials: credentialsOf.get(server.name)!, root });
+  deployed.set(server.name, s);
+  return settled(s, server.name);
+})).then((results) => {
+  const outcomes = results.map((r, i): ServerOutcome => (r.status === "fulfilled" ? r.value : { name: stack.servers[i].name, verified: false }));
+  if (!pulumi.runtime.isDryRun()) pulumi.log.info(outcomeSummary(outcomes));
+  // A lane that threw (a bug, not a failed deploy) still fails the run, after the others ran.
+  const thrown = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (thrown) throw thrown.reason;
+  return outcomes;
+});
+
+/** The source this run deployed, and whether every server passed Verify: what `promotion.from` reads. */
+export const release = pulumi.output(run.then((outcomes) => ({ ...source, verified: outcomes.every((o) => o.verified) })));
+
+/** With `promotion.from`: the stack promoted from, and the override and what it overrode, if any. */
+export const promotion = pulumi.output(gate);
+
 /** Per server: generation, store path, config hash, deploy time and verification report. */
-export const servers = Object.fromEntries(
-  deployed.map((s, i) => [
-    stack.servers[i].name,
-    {
-      host: stack.servers[i].host,
-      generation: s.generation,
-      storePath: s.storePath,
-      configHash: s.configHash,
-      deployedAt: s.deployedAt,
-      verification: s.verification,
-      deployPublicKey: s.publicKey,
-    },
-  ]),
+export const servers = pulumi.output(
+  run.then(() =>
+    Object.fromEntries(
+      stack.servers.map((server) => {
+        const s = deployed.get(server.name)!;
+        return [
+          server.name,
+          {
+            host: server.host,
+            generation: s.generation,
+            storePath: s.storePath,
+            configHash: s.configHash,
+            deployedAt: s.deployedAt,
+            verification: s.verification,
+            deployPublicKey: s.publicKey,
+          },
+        ];
+      }),
+    ),
+  ),
 );

@@ -145,7 +145,7 @@ const fleetSchema = z.strictObject({
       if (p) ctx.addIssue({ code: "custom", message: `${p}; sshd would refuse the deploy key from everywhere` });
     }))
     .default([]),
-  /** Servers deployed at once; each batch waits for the previous batch's Verify. */
+  /** Servers deployed at once; a server starts when an earlier one settled (verified, failed or skipped). */
   parallelism: z.number().int().min(1).max(64).default(1),
   /** Releases kept in /var/lib/nixos-home-server/releases (current and previous are always kept). */
   keepReleases: z.number().int().min(2).max(100).default(3),
@@ -153,7 +153,15 @@ const fleetSchema = z.strictObject({
   keepGenerations: z.number().int().min(2).max(1000).default(10),
 });
 
+/** Staged promotion: this stack deploys only what stack `from` verified (read through a StackReference). */
+const promotionSchema = z.strictObject({
+  from: z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+){0,2}$/, { error: "must be a stack name such as \"staging\" (or org/project/stack)" }),
+  /** Emergencies only: deploy anyway; the reason is recorded in the stack outputs. */
+  override: z.string().min(1).max(500).refine((r) => !/[\r\n]/.test(r), { error: "must be one line" }).optional(),
+});
+
 export type HealthConfig = z.output<typeof healthSchema>;
+export type PromotionConfig = z.output<typeof promotionSchema>;
 export type ServerConfig = z.output<typeof serverSchema>;
 export type FleetConfig = z.output<typeof fleetSchema>;
 export type BootstrapConfig = ServerConfig["bootstrap"];
@@ -173,6 +181,7 @@ export interface StackConfig {
   fleet: FleetConfig;
   /** Problems that do not stop the run (reported with pulumi.log.warn). */
   warnings: string[];
+  promotion?: PromotionConfig;
 }
 
 export interface ValidationContext {
@@ -214,7 +223,7 @@ export function fullConfigKey(secretKey: string): string {
  * Validates `servers` and `fleet` as read from stack config. Throws one ConfigError listing every
  * problem as `servers[1] "nixos-prod": host: ...`, so the user fixes them all in one go.
  */
-export function parseStackConfig(raw: { servers: unknown; fleet: unknown }, context: ValidationContext): StackConfig {
+export function parseStackConfig(raw: { servers: unknown; fleet: unknown; promotion?: unknown }, context: ValidationContext): StackConfig {
   const problems: string[] = [];
   const warnings: string[] = [];
   let servers: ServerConfig[] = [];
@@ -223,6 +232,12 @@ export function parseStackConfig(raw: { servers: unknown; fleet: unknown }, cont
   const fleetResult = fleetSchema.safeParse(raw.fleet ?? {});
   if (fleetResult.success) fleet = fleetResult.data;
   else for (const i of fleetResult.error.issues) problems.push(`fleet: ${i.path.length ? `${pathText(i.path)}: ` : ""}${issueText(i)}`);
+  let promotion: PromotionConfig | undefined;
+  if (raw.promotion !== undefined) {
+    const r = promotionSchema.safeParse(raw.promotion);
+    if (r.success) promotion = r.data;
+    else for (const i of r.error.issues) problems.push(`promotion: ${i.path.length ? `${pathText(i.path)}: ` : ""}${issueText(i)}`);
+  }
 
   if (!Array.isArray(raw.servers) || raw.servers.length === 0) {
     problems.push(`servers: must be a non-empty list; set \`${PROJECT}:servers\` in Pulumi.<stack>.yaml`);
@@ -283,17 +298,10 @@ export function parseStackConfig(raw: { servers: unknown; fleet: unknown }, cont
   if (problems.length > 0 || !fleet) throw new ConfigError(problems);
   // Narrow the placeholder type of bootstrap.password to the reference it was checked to be.
   servers = servers.map((s) => ({ ...s, bootstrap: { ...s.bootstrap } }));
-  return { servers, fleet, warnings };
+  return { servers, fleet, warnings, promotion };
 }
 
 /** The password reference of a validated bootstrap, if any. */
 export function bootstrapPasswordKey(b: BootstrapConfig): string | undefined {
   return (b.password as { secretKey: string } | undefined)?.secretKey;
-}
-
-/** Splits servers into deployment batches of `parallelism`, in stack order. */
-export function batches<T>(servers: readonly T[], parallelism: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < servers.length; i += parallelism) out.push(servers.slice(i, i + parallelism));
-  return out;
 }

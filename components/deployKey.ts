@@ -2,6 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { authorizedKeyLine, openSshKeyPairFromSeed } from "./lib/sshKey";
+import { createdOnly } from "./lib/created";
 
 export interface DeployKeyArgs {
   /** Comment ending the public key line: the stack's marker, nhs-deploy@<stack>/<server>. */
@@ -43,7 +44,8 @@ export class DeployKey extends pulumi.ComponentResource {
     const odd = seed("seed", r.odd);
     const even = seed("seed-even", r.even);
     const [current, previous] = args.rotation % 2 === 1 ? [odd, even] : [even, odd];
-    const pair = (s: random.RandomBytes) => s.base64.apply((b64) => openSshKeyPairFromSeed(Buffer.from(b64, "base64"), args.comment));
+    // createdOnly: a targeted run that leaves out a server never created has no bytes for it.
+    const pair = (s: random.RandomBytes) => createdOnly(s.base64).apply((b64) => openSshKeyPairFromSeed(Buffer.from(b64, "base64"), args.comment));
     const now = pair(current);
     const before = pair(previous);
     this.privateKey = pulumi.secret(now.apply((p) => p.privateKey));

@@ -20,8 +20,6 @@ export interface KeyAuthorizationArgs {
   from: readonly string[];
   /** This stack's marker, nhs-deploy@<stack>/<server>: the comment ending our key line. */
   marker: string;
-  /** Resources that must finish first (the previous deployment batch). */
-  dependsOn?: pulumi.Resource[];
 }
 
 /** components/host/dispatch.sh, the deploy key's forced command, as the bootstrap installs it. */
@@ -52,7 +50,7 @@ export class KeyAuthorization extends pulumi.ComponentResource {
         stdin: dispatcherSource(),
         addPreviousOutputInEnv: false, // sent with SSH setenv; sshd without AcceptEnv would refuse
       },
-      { parent: this, dependsOn: args.dependsOn, ignoreChanges: ["connection", "create", "stdin"] },
+      { parent: this, ignoreChanges: ["connection", "create", "stdin"] },
     );
     // A rotation: the previous key (still installed) asks the dispatcher to swap in the current one.
     // A first install at rotation N > 1 put both lines in, so this works on a new host too.

@@ -20,8 +20,6 @@ export interface NixosServerArgs {
   credentials: BootstrapCredentials;
   /** Project root holding flake.nix and nixos/. */
   root: string;
-  /** Resources that must finish before this server starts changing (the previous batch's Verify). */
-  dependsOn?: pulumi.Resource[];
 }
 
 export class NixosServer extends pulumi.ComponentResource {
@@ -75,7 +73,6 @@ export class NixosServer extends pulumi.ComponentResource {
         publicKey: this.deployKey.publicKey,
         from,
         marker,
-        dependsOn: args.dependsOn,
       },
       { parent: this },
     );
@@ -95,7 +92,7 @@ export class NixosServer extends pulumi.ComponentResource {
         tarballBase64: release.apply((r) => r.tarball.toString("base64")),
         keepReleases: args.fleet.keepReleases,
       },
-      { parent: this, dependsOn: [this.keyAuthorization.loginTest, ...(args.dependsOn ?? [])] },
+      { parent: this, dependsOn: [this.keyAuthorization.loginTest] },
     );
     // Parsed so a host that stored the release under another hash fails here, before the rebuild.
     const releaseDir = syncedRelease(this.configSync, s.host, hash);

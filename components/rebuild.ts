@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
 import { DeployArgs, renderDeploy } from "./lib/remoteCommand";
 import { DeployResult, parseDeployResult } from "./lib/result";
+import { createdOnly } from "./lib/created";
 
 export interface RebuildArgs {
   connection: types.input.remote.ConnectionArgs;
@@ -29,5 +30,5 @@ export function createRebuild(name: string, args: RebuildArgs, opts: pulumi.Cust
 }
 
 export function deployResult(cmd: remote.Command, host: string): pulumi.Output<DeployResult> {
-  return cmd.stdout.apply((s) => parseDeployResult(s, host));
+  return createdOnly(cmd.stdout).apply((s) => parseDeployResult(s, host));
 }

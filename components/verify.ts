@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
 import { VerifyArgs, renderVerify } from "./lib/remoteCommand";
 import { VerifyResult, parseVerifyResult } from "./lib/result";
+import { createdOnly } from "./lib/created";
 
 export interface VerifyCommandArgs {
   connection: types.input.remote.ConnectionArgs;
@@ -30,5 +31,5 @@ export function createVerify(name: string, args: VerifyCommandArgs, opts: pulumi
 }
 
 export function verifyResult(cmd: remote.Command, host: string): pulumi.Output<VerifyResult> {
-  return cmd.stdout.apply((s) => parseVerifyResult(s, host));
+  return createdOnly(cmd.stdout).apply((s) => parseVerifyResult(s, host));
 }

@@ -23,6 +23,7 @@ export interface ServerOverrides {
     deployKeyRotation?: number;
     /** Instead of the host's bootstrap password (secret config `<name>Password`). */
     bootstrap?: Record<string, unknown>;
+    tags?: string[];
 }
 
 export interface ProjectOptions {
@@ -126,7 +127,7 @@ export class E2EProject {
                 hostKey: o.hostKey ?? h.hostKeyLine,
                 bootstrap: o.bootstrap ?? { password: { secretKey: `${h.name}Password` } },
                 mode: o.mode ?? "switch",
-                tags: ["e2e"],
+                tags: o.tags ?? ["e2e"],
                 health: o.health ?? FAST_HEALTH,
                 confirmTimeoutSeconds: o.confirmTimeoutSeconds ?? 30,
                 perDialTimeoutSeconds: o.perDialTimeoutSeconds ?? 5,
@@ -170,10 +171,19 @@ export class E2EProject {
         });
     }
 
-    async up(opts: { refresh?: boolean } = {}): Promise<RunResult> {
+    /** `continueOnError` is the README's `--continue-on-error`; `onEvent` sees engine events as they come. */
+    async up(opts: { refresh?: boolean; continueOnError?: boolean; onEvent?: (e: EngineEvent) => void } = {}): Promise<RunResult> {
         const stack = await this.stack();
         return this.capture(async (onOutput, onEvent) => {
-            const r = await stack.up({ onOutput, onEvent, refresh: opts.refresh });
+            const r = await stack.up({
+                onOutput,
+                onEvent: (e) => {
+                    onEvent(e);
+                    opts.onEvent?.(e);
+                },
+                refresh: opts.refresh,
+                continueOnError: opts.continueOnError,
+            });
             return r.summary.resourceChanges;
         });
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, batches, parseStackConfig, worstCaseVerifySeconds } from "../../components/config";
+import { ConfigError, parseStackConfig, worstCaseVerifySeconds } from "../../components/config";
 import { HOSTS, hostKeyFor, server } from "./fixtures";
 
 const ctx = { hostDirectories: HOSTS, configKeys: new Set(["nixos-home-server:nixosProdPassword"]) };
@@ -40,11 +40,6 @@ describe("parseStackConfig: valid input", () => {
   it("worst-case verify time counts every check, retry and interval", () => {
     const h = { units: ["a.service"], http: [], commands: [], journal: "fail" as const, retries: 3, intervalSeconds: 5, timeoutSeconds: 10, minFreeMb: 0 };
     expect(worstCaseVerifySeconds(h)).toBe(3 * 4 * 10 + 2 * 5);
-  });
-
-  it("batches servers by parallelism", () => {
-    expect(batches([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
-    expect(batches([1, 2, 3], 1)).toEqual([[1], [2], [3]]);
   });
 });
 

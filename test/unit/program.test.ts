@@ -1,4 +1,4 @@
-// The whole program under Pulumi mocks: graph shape, dependencies, batching and secrets.
+// The whole program under Pulumi mocks: graph shape, dependencies, fleet lanes and secrets.
 import * as pulumi from "@pulumi/pulumi";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { openSshKeyPairFromSeed } from "../../components/lib/sshKey";
@@ -35,8 +35,7 @@ function stdoutFor(name: string, inputs: Record<string, unknown>): string {
   return "nhs-result status=ok";
 }
 
-async function runProgram(servers: unknown[], fleet: unknown, secrets: Record<string, string> = {}) {
-  const registrations: Registration[] = [];
+async function runProgram(servers: unknown[], fleet: unknown, secrets: Record<string, string> = {}, registrations: Registration[] = []) {
   pulumi.runtime.setAllConfig(
     {
       "nixos-home-server:servers": JSON.stringify(servers),
@@ -207,21 +206,45 @@ describe("three servers", () => {
     server("nixos-backup", { port: 2222 }),
   ];
 
-  it("parallelism 2 deploys two servers, then the third after both Verify", async () => {
-    const { deps } = await runProgram(three(), { parallelism: 2 }, { pw: PASSWORD });
-    const firstBatchVerify = ["nixos-staging-verify", "nixos-prod-verify"];
-    for (const step of ["nixos-backup-key-authorization-install", "nixos-backup-config-sync"]) {
-      expect(deps(step)).toEqual(expect.arrayContaining(firstBatchVerify));
+  // No server depends on another (the engine would skip a failed server's dependents); a server
+  // is registered once an earlier one settled, so parallelism bounds the servers in flight.
+  const serversOf = (deps: (n: string) => string[], step: string) => deps(step).map((d) => d.replace(/-(deploy-key-seed(?:-even)?|key-authorization-.*|config-sync|probe|rebuild|verify)$/, ""));
+  const index = (registrations: Registration[], name: string) => registrations.findIndex((r) => r.name === name);
+
+  it("parallelism 2 starts two servers, then the third once one of them settled", async () => {
+    const { registrations, deps } = await runProgram(three(), { parallelism: 2 }, { pw: PASSWORD });
+    for (const n of ["nixos-staging", "nixos-prod", "nixos-backup"]) {
+      for (const step of ["key-authorization-install", "config-sync", "rebuild", "verify"]) {
+        expect(serversOf(deps, `${n}-${step}`).every((s) => s === n), `${n}-${step} depends only on its own server`).toBe(true);
+      }
     }
     expect(deps("nixos-prod-config-sync")).not.toContain("nixos-staging-verify");
     expect(deps("nixos-staging-key-authorization-install").sort()).toEqual(["nixos-staging-deploy-key-seed", "nixos-staging-deploy-key-seed-even"]);
+    const firstVerify = Math.min(index(registrations, "nixos-staging-verify"), index(registrations, "nixos-prod-verify"));
+    expect(index(registrations, "nixos-prod")).toBeLessThan(index(registrations, "nixos-staging-verify"));
+    expect(index(registrations, "nixos-backup")).toBeGreaterThan(firstVerify);
   });
 
-  it("parallelism 1 chains every server on the previous one", async () => {
-    const { deps } = await runProgram(three(), { parallelism: 1 }, { pw: PASSWORD });
-    expect(deps("nixos-prod-config-sync")).toContain("nixos-staging-verify");
-    expect(deps("nixos-backup-config-sync")).toContain("nixos-prod-verify");
-    expect(deps("nixos-backup-config-sync")).not.toContain("nixos-staging-verify");
+  it("parallelism 1 registers each server after the previous one's Verify", async () => {
+    const { registrations } = await runProgram(three(), { parallelism: 1 }, { pw: PASSWORD });
+    expect(index(registrations, "nixos-prod")).toBeGreaterThan(index(registrations, "nixos-staging-verify"));
+    expect(index(registrations, "nixos-backup")).toBeGreaterThan(index(registrations, "nixos-prod-verify"));
+  });
+
+  it("parallelism 3 starts every server before any Verify", async () => {
+    const { registrations } = await runProgram(three(), { parallelism: 3 }, { pw: PASSWORD });
+    const firstVerify = Math.min(...["nixos-staging", "nixos-prod", "nixos-backup"].map((n) => index(registrations, `${n}-verify`)));
+    expect(index(registrations, "nixos-backup")).toBeLessThan(firstVerify);
+  });
+
+  it("npm run deploy's targets cover every resource of a server and none of another's", async () => {
+    const { registrations } = await runProgram(three(), { parallelism: 3 }, { pw: PASSWORD });
+    const { serverOf } = await import("../../components/lib/selection");
+    const names = ["nixos-staging", "nixos-prod", "nixos-backup"];
+    for (const r of registrations.filter((x) => x.type !== "pulumi:pulumi:Stack")) {
+      // Every resource the program registers is one of a server's, by the names NixosServer gives.
+      expect(serverOf(r.name, names), `${r.name} belongs to a server`).toBeDefined();
+    }
   });
 
   it("keeps secrets secret and out of every command text", async () => {
