@@ -305,3 +305,7 @@ field() {
   [ -f "$1" ] || return 0
   sed -n 's/ report=.*//; s/^.* '"$2"'=\([^ ]*\).*$/\1/p' "$1" | head -n 1
 }
+
+# Events, metrics and notifications (events.sh).
+# shellcheck source-path=SCRIPTDIR source=events.sh
+. "$HERE/events.sh"
