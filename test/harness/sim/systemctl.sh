@@ -104,7 +104,7 @@ case "$verb" in
   show)
     # Only what the host scripts read: -P ActiveEnterTimestamp --timestamp=unix, which
     # systemd prints as @SECONDS (empty if the unit never became active).
-    [ "$prop" = ActiveEnterTimestamp ] && [ "$stamp" = unix ] || { sim_log "systemctl: show supports only -P ActiveEnterTimestamp --timestamp=unix (simulator)"; exit 1; }
+    if [ "$prop" != ActiveEnterTimestamp ] || [ "$stamp" != unix ]; then sim_log "systemctl: show supports only -P ActiveEnterTimestamp --timestamp=unix (simulator)"; exit 1; fi
     for u in $units; do
       f=$(unit_dir "$(norm "$u")")/active-enter
       if [ -f "$f" ]; then printf '@%s\n' "$(cat "$f")"; else echo; fi
