@@ -140,6 +140,8 @@ const serverSchema = z
     health: healthSchema.prefault({}),
     /** Seconds the host waits for Verify's confirmation before the watchdog rolls back by itself. */
     confirmTimeoutSeconds: z.number().int().min(30).max(86400).default(600),
+    /** Seconds nixos-rebuild (build and switch) may run on the host before systemd stops it and the host rolls back. */
+    activationTimeoutSeconds: z.number().int().min(30).max(86400).default(1800),
     /** Seconds per SSH dial attempt and the number of failed dials tolerated. */
     perDialTimeoutSeconds: z.number().int().min(1).max(600).default(15),
     dialErrorLimit: z.number().int().min(-1).max(1000).default(10),

@@ -109,6 +109,7 @@ export class NixosServer extends pulumi.ComponentResource {
           hash: h,
           mode: s.mode,
           confirmTimeoutSeconds: s.confirmTimeoutSeconds,
+          activationTimeoutSeconds: s.activationTimeoutSeconds,
           keepGenerations: args.fleet.keepGenerations,
           minFreeMb: s.health.minFreeMb,
         })),

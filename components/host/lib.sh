@@ -300,10 +300,17 @@ check_disk() {
 
 oneline() { tr '\n' ' ' | sed 's/[[:space:]]\{1,\}/ /g; s/ $//'; }
 
-# field FILE KEY: a value from a one-line `nhs-result key=value ... report=...` file.
+# field FILE KEY: a value from a one-line `nhs-result key=value ... report=...` file,
+# the one parser of result lines on the host. `report` is the rest of the line after
+# the first " report="; no other key is ever read from the report's text.
 field() {
   [ -f "$1" ] || return 0
-  sed -n 's/ report=.*//; s/^.* '"$2"'=\([^ ]*\).*$/\1/p' "$1" | head -n 1
+  awk -v k="$2" 'NR == 1 {
+    i = index($0, " report=")
+    if (k == "report") { if (i) print substr($0, i + 8); exit }
+    if (i) $0 = substr($0, 1, i - 1)
+    for (n = 2; n <= NF; n++) if (index($n, k "=") == 1) { print substr($n, length(k) + 2); exit }
+  }' "$1"
 }
 
 # Events, metrics and notifications (events.sh).

@@ -22,8 +22,8 @@ export function renderHostScript(user: string, hash: string, script: string, arg
 
 /**
  * The sync bootstrap, the only inline shell: stdin carries the base64 tarball. It decodes it into a
- * temp dir under $BASE, takes .nhs/receive.sh from the tarball itself (so the receiver always matches
- * the release) and runs `receive.sh <tarball> <hash> <keep-releases>`. The temp dir is removed on exit.
+ * temp dir under $BASE, takes .nhs/receive.sh and the lib.sh it sources from the tarball itself (so
+ * the receiver always matches the release) and runs `receive.sh <tarball> <hash> <keep-releases>`. The temp dir is removed on exit.
  */
 export function renderSyncBootstrap(user: string, hash: string, keepReleases: number): string {
   releaseDir(hash);
@@ -34,7 +34,7 @@ export function renderSyncBootstrap(user: string, hash: string, keepReleases: nu
     't=$(mktemp -d "$b/tmp/sync.XXXXXX")',
     'trap "rm -rf \\"\\$t\\"" EXIT',
     'base64 -d > "$t/release.tar.gz"',
-    'tar -xzf "$t/release.tar.gz" -C "$t" .nhs/receive.sh',
+    'tar -xzf "$t/release.tar.gz" -C "$t" .nhs/receive.sh .nhs/lib.sh',
     'sh "$t/.nhs/receive.sh" "$t/release.tar.gz" "$1" "$2"',
   ].join("; ");
   return `${privilegePrefix(user)}sh -c ${shellQuote(script)} nhs-sync ${shellQuote(hash)} ${shellQuote(String(keepReleases))}`;
@@ -45,6 +45,7 @@ export interface DeployArgs {
   hash: string;
   mode: string;
   confirmTimeoutSeconds: number;
+  activationTimeoutSeconds: number;
   keepGenerations: number;
   minFreeMb: number;
 }
@@ -55,6 +56,7 @@ export function deployArguments(a: DeployArgs): string[] {
     "--release", releaseDir(a.hash),
     "--mode", a.mode,
     "--confirm-timeout", String(a.confirmTimeoutSeconds),
+    "--activation-timeout", String(a.activationTimeoutSeconds),
     "--keep-generations", String(a.keepGenerations),
     "--min-free-mb", String(a.minFreeMb),
   ];

@@ -5,11 +5,12 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { packRelease as packEntries, treeEntries } from "../../components/lib/release";
-import { renderHostScript, renderSyncBootstrap } from "../../components/lib/remoteCommand";
+import { BASE, renderHostScript, renderSyncBootstrap } from "../../components/lib/remoteCommand";
+import { parseResultLine } from "../../components/lib/result";
 import type { SimHost, SshOptions } from "./hosts";
 import type { ExecResult } from "./exec";
 
-export const BASE = "/var/lib/nixos-home-server";
+export { BASE };
 const HOST_SCRIPTS = path.join(__dirname, "..", "..", "components", "host");
 
 export interface ReleaseSpec {
@@ -60,19 +61,7 @@ export function hostScript(host: SimHost, hash: string, script: string, args: st
   return host.ssh(renderHostScript(opts.user ?? host.deployUser, hash, script, args), opts);
 }
 
-/** Parses the one `nhs-result` line: key=value pairs, `report` is the rest of the line. */
+/** The program's own parser of the one `nhs-result` line (components/lib/result.ts). */
 export function parseResult(stdout: string): Record<string, string> {
-  const lines = stdout.split("\n").filter((l) => l.startsWith("nhs-result "));
-  if (lines.length !== 1) throw new Error(`expected exactly one nhs-result line, got ${lines.length}: ${stdout}`);
-  const line = lines[0].slice("nhs-result ".length);
-  const out: Record<string, string> = {};
-  const ri = line.search(/(^| )report=/);
-  const head = ri >= 0 ? line.slice(0, ri) : line;
-  if (ri >= 0) out.report = line.slice(ri).replace(/^ ?report=/, "");
-  for (const kv of head.split(" ").filter(Boolean)) {
-    const i = kv.indexOf("=");
-    if (i < 0) throw new Error(`malformed nhs-result field '${kv}'`);
-    out[kv.slice(0, i)] = kv.slice(i + 1);
-  }
-  return out;
+  return parseResultLine(stdout, { step: "host script", host: "the simulated host" });
 }

@@ -258,7 +258,7 @@ describe("faults", () => {
     expect(d.res.report).toMatch(new RegExp(`^activation of generation ${g0 + 1} did not finish within 3s \\(--activation-timeout\\); systemd stopped it; rolled back from generation ${g0 + 1} to ${g0}`));
     expect(await host.generation()).toBe(g0);
     expect(await host.currentSystem()).toBe(s0);
-    expect((await host.run("pgrep -f 'sleep 600' || echo none")).stdout.trim()).toBe("none");
+    expect((await host.run("pgrep -f 'slee[p] 600' || echo none")).stdout.trim()).toBe("none");
     await expectHealthy(host);
   });
 
@@ -297,7 +297,7 @@ describe("faults", () => {
     const g3 = Number(d2.res.generation);
     expect(g3).toBeGreaterThan(g2);
     // The first watchdog died with its unit: no process of it is left.
-    expect((await host.run(`pgrep -f 'deploy-id ${id1}' || echo none`)).stdout.trim()).toBe("none");
+    expect((await host.run(`pgrep -f 'deploy-i[d] ${id1}' || echo none`)).stdout.trim()).toBe("none");
     // And had one survived, it refuses a deploy that is not its own.
     const stale = await host.run(`sh ${BASE}/current/.nhs/rollback.sh --watchdog --to 1 --deploy-id ${id1}`);
     expect(stale.code, stale.stderr).toBe(0);

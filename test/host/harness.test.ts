@@ -7,6 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { startHosts, SimHost, HOSTS_DIR, listHosts } from "../harness/hosts";
 import { exec } from "../harness/exec";
+import { BASE } from "../harness/release";
 
 let hosts: SimHost[] = [];
 beforeAll(async () => {
@@ -29,9 +30,9 @@ describe("simulated hosts", () => {
       expect((await h.run("readlink /run/booted-system")).stdout).toBe((await h.run("readlink /run/current-system")).stdout);
     }
     // private views: a file in one host's state is not in the other's
-    await a.mustRun("touch /var/lib/nixos-home-server/only-a");
-    expect((await b.run("test -e /var/lib/nixos-home-server/only-a")).code).toBe(1);
-    expect(fs.existsSync("/var/lib/nixos-home-server/only-a")).toBe(false);
+    await a.mustRun(`touch ${BASE}/only-a`);
+    expect((await b.run(`test -e ${BASE}/only-a`)).code).toBe(1);
+    expect(fs.existsSync(`${BASE}/only-a`)).toBe(false);
   });
 
   it("the deploy user logs in by key and has passwordless sudo; commands are counted", async () => {
@@ -138,10 +139,10 @@ describe("NixOS-faithful hosts", () => {
   });
 
   it("RuntimeMaxSec and systemctl stop end every process of a unit", async () => {
-    const t = await hosts[0].ssh("sudo -n systemd-run --wait --collect -p RuntimeMaxSec=1 sh -c 'sleep 301 & sleep 301'; echo rc=$?");
+    const t = await hosts[0].ssh("sudo -n systemd-run --wait --collect -E PATH=/run/current-system/sw/bin -p RuntimeMaxSec=1 sh -c 'sleep 301 & sleep 301'; echo rc=$?");
     expect(t.stdout).not.toContain("rc=0");
     expect(t.stderr).toContain("Finished with result: timeout");
-    await hosts[0].ssh("sudo -n systemd-run --unit nhs-t sh -c 'sleep 302 & sleep 302'");
+    await hosts[0].ssh("sudo -n systemd-run --unit nhs-t -E PATH=/run/current-system/sw/bin sh -c 'sleep 302 & sleep 302'");
     await hosts[0].ssh("sudo -n systemctl stop nhs-t");
     const left = await hosts[0].run("pgrep -f 'sleep 30[12]' || echo none");
     expect(left.stdout.trim()).toBe("none");

@@ -23,6 +23,7 @@ describe("parseStackConfig: valid input", () => {
     expect(s.mode).toBe("switch");
     expect(s.tags).toEqual([]);
     expect(s.confirmTimeoutSeconds).toBe(600);
+    expect(s.activationTimeoutSeconds).toBe(1800);
     expect(s.health).toEqual({ units: [], http: [], commands: [], journal: "fail", retries: 5, intervalSeconds: 5, timeoutSeconds: 10, minFreeMb: 1024 });
     expect(s.deployKeyRotation).toBe(1);
   });
@@ -82,6 +83,8 @@ const hostile: [string, unknown, string][] = [
   ["bad http status", [server("nixos-prod", { health: { http: [{ url: "http://x/", status: 99 }] } })], "health.http[0].status: Too small"],
   ["multi-line command", [server("nixos-prod", { health: { commands: ["true\nreboot"] } })], "health.commands[0]: must be one line"],
   ["journal not an enum", [server("nixos-prod", { health: { journal: true } })], "health.journal: Invalid option"],
+  ["activation timeout too short", [server("nixos-prod", { activationTimeoutSeconds: 5 })], "activationTimeoutSeconds: Too small"],
+  ["activation timeout not whole", [server("nixos-prod", { activationTimeoutSeconds: 60.5 })], "activationTimeoutSeconds: Invalid input: expected int"],
   ["zero retries", [server("nixos-prod", { health: { retries: 0 } })], "health.retries: Too small"],
   [
     "confirm timeout below worst-case verify",

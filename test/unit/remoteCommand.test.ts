@@ -21,13 +21,13 @@ describe("shellQuote", () => {
 
 describe("rendered command lines (exact)", () => {
   it("deploy", () => {
-    expect(renderDeploy("deploy", { name: "nixos-prod", hash: H, mode: "switch", confirmTimeoutSeconds: 600, keepGenerations: 10, minFreeMb: 1024 })).toBe(
-      `sudo -n sh '${R}/.nhs/deploy.sh' '--name' 'nixos-prod' '--release' '${R}' '--mode' 'switch' '--confirm-timeout' '600' '--keep-generations' '10' '--min-free-mb' '1024'`,
+    expect(renderDeploy("deploy", { name: "nixos-prod", hash: H, mode: "switch", confirmTimeoutSeconds: 600, activationTimeoutSeconds: 1800, keepGenerations: 10, minFreeMb: 1024 })).toBe(
+      `sudo -n sh '${R}/.nhs/deploy.sh' '--name' 'nixos-prod' '--release' '${R}' '--mode' 'switch' '--confirm-timeout' '600' '--activation-timeout' '1800' '--keep-generations' '10' '--min-free-mb' '1024'`,
     );
   });
 
   it("deploy as root has no sudo", () => {
-    expect(renderDeploy("root", { name: "a", hash: H, mode: "boot", confirmTimeoutSeconds: 60, keepGenerations: 2, minFreeMb: 0 })).toMatch(/^sh '\/var/);
+    expect(renderDeploy("root", { name: "a", hash: H, mode: "boot", confirmTimeoutSeconds: 60, activationTimeoutSeconds: 60, keepGenerations: 2, minFreeMb: 0 })).toMatch(/^sh '\/var/);
   });
 
   it("verify, with every check rendered as quoted arguments", () => {
@@ -57,7 +57,7 @@ describe("rendered command lines (exact)", () => {
 
   it("sync bootstrap", () => {
     expect(renderSyncBootstrap("deploy", H, 3)).toBe(
-      `sudo -n sh -c 'set -eu; b=/var/lib/nixos-home-server; mkdir -p "$b/tmp"; t=$(mktemp -d "$b/tmp/sync.XXXXXX"); trap "rm -rf \\"\\$t\\"" EXIT; base64 -d > "$t/release.tar.gz"; tar -xzf "$t/release.tar.gz" -C "$t" .nhs/receive.sh; sh "$t/.nhs/receive.sh" "$t/release.tar.gz" "$1" "$2"' nhs-sync '${H}' '3'`,
+      `sudo -n sh -c 'set -eu; b=/var/lib/nixos-home-server; mkdir -p "$b/tmp"; t=$(mktemp -d "$b/tmp/sync.XXXXXX"); trap "rm -rf \\"\\$t\\"" EXIT; base64 -d > "$t/release.tar.gz"; tar -xzf "$t/release.tar.gz" -C "$t" .nhs/receive.sh .nhs/lib.sh; sh "$t/.nhs/receive.sh" "$t/release.tar.gz" "$1" "$2"' nhs-sync '${H}' '3'`,
     );
   });
 

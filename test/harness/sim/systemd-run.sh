@@ -18,8 +18,10 @@ collect=0
 max=0
 out=$SIM_STATE/unit-output.log
 err=$SIM_STATE/unit-output.log
-envs=$(mktemp)
-trap 'rm -f "$envs"' EXIT
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+envs=$tmp/env
+: >"$envs"
 
 quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 setenv() { # setenv NAME=VALUE | NAME (the caller's value)
