@@ -65,6 +65,7 @@ for (const batch of batches(stack.servers, stack.fleet.parallelism)) {
         fleet: stack.fleet,
         credentials: credentials(server),
         root,
+        secretValue: secretFromConfig,
         dependsOn: previousBatch.length > 0 ? previousBatch : undefined,
       }),
   );
@@ -84,6 +85,7 @@ export const servers = Object.fromEntries(
       configHash: s.configHash,
       deployedAt: s.deployedAt,
       verification: s.verification,
+      lastEvent: s.lastEvent,
       deployPublicKey: s.publicKey,
     },
   ]),

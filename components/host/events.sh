@@ -207,12 +207,23 @@ notify_flush_async() {
 }
 
 # finish_ev EVENT REASON CODE "status=... previous=FROM generation=TO ... report=...":
-# record the event the result line describes, then finish with it.
+# record the event the result line describes, then finish with it (plus event=,
+# durations=PHASE:SEC,... and commit= for the deployer).
 finish_ev() {
   fh=" ${4%% report=*}"
   fr=""
   case "$4" in *" report="*) fr=${4#* report=} ;; esac
   fv() { printf '%s\n' "$fh" | sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
   event "$1" "$(fv status)" "$(fv previous)" "$(fv generation)" "$2" "$fr"
-  finish "$3" "$4"
+  # The deployer's summary of this event (stack outputs) rides on the result line.
+  fd=""
+  for p in activate verify rollback total; do
+    v=$(kv "$EVENT_CTX" "dur_$p")
+    [ -z "$v" ] || fd="$fd${fd:+,}$p:$v"
+  done
+  fc=$(kv "$EVENT_CTX" commit)
+  case "$4" in
+    *" report="*) finish "$3" "${4%% report=*} event=$1 durations=${fd:--} commit=${fc:-unknown} report=$fr" ;;
+    *) finish "$3" "$4 event=$1 durations=${fd:--} commit=${fc:-unknown}" ;;
+  esac
 }
