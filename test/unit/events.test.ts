@@ -138,3 +138,23 @@ describe("config: notify and secrets", () => {
     ).toThrow(/secrets\[0\]\.secretKey: config key "nixos-home-server:missing" is not set; run `pulumi config set --secret missing <value>`/);
   });
 });
+
+describe("CI job summary", () => {
+  it("renders each server's lastEvent as a Markdown table row", async () => {
+    const mod = "../../scripts/ci/event-summary.mjs";
+    const { eventTable } = (await import(mod)) as { eventTable: (stack: string, servers: unknown) => string };
+    const table = eventTable("production", {
+      "nixos-prod": { lastEvent: { event: "rolled-back", result: "rolled-back", generationFrom: 5, generationTo: 4, durations: { activate: 9, rollback: 2 }, commit: `${SHA}-dirty` } },
+      "nixos-old": {},
+    });
+    expect(table.split("\n")).toEqual([
+      "### Last deploy events: production",
+      "",
+      "| server | event | result | generation | durations | commit |",
+      "|---|---|---|---|---|---|",
+      "| nixos-prod | rolled-back | rolled-back | 5 → 4 | activate 9s, rollback 2s | 0123456789ab (dirty) |",
+      "| nixos-old | – | – | – → – | – | – |",
+      "",
+    ]);
+  });
+});
