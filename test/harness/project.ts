@@ -28,6 +28,10 @@ export interface ProjectOptions {
     stack?: string;
     parallelism?: number;
     servers?: Record<string, ServerOverrides>;
+    /** Extra keys of nixos-home-server:fleet (e.g. notify). */
+    fleet?: Record<string, unknown>;
+    /** Extra secret config keys (nixos-home-server:<key>). */
+    secrets?: Record<string, string>;
 }
 
 /** Health checks the simulator can pass: its units, nginx's HTTP, fast retries for tests. */
@@ -128,7 +132,7 @@ export class E2EProject {
         });
         const config = {
             "nixos-home-server:servers": servers,
-            "nixos-home-server:fleet": { parallelism: this.opts.parallelism ?? 1, keepReleases: 3, keepGenerations: 10 },
+            "nixos-home-server:fleet": { parallelism: this.opts.parallelism ?? 1, keepReleases: 3, keepGenerations: 10, ...this.opts.fleet },
         };
         fs.writeFileSync(path.join(this.dir, `Pulumi.${this.stackName}.yaml`), `config: ${JSON.stringify(config, null, 2)}\n`);
     }
@@ -141,6 +145,7 @@ export class E2EProject {
         for (const h of this.hosts) {
             await stack.setConfig(`nixos-home-server:${h.name}Password`, { value: h.bootstrapPassword, secret: true });
         }
+        for (const [k, value] of Object.entries(this.opts.secrets ?? {})) await stack.setConfig(`nixos-home-server:${k}`, { value, secret: true });
         this.stackHandle = stack;
         return stack;
     }
