@@ -2,11 +2,9 @@
 // host's own webhook and mail (STARTTLS + AUTH), the lastEvent output, and canary credentials that
 // appear nowhere but in encrypted state and their root-only files on the host.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import * as fs from "node:fs";
 import * as http from "node:http";
-import * as os from "node:os";
-import * as path from "node:path";
 import { execFileSync } from "node:child_process";
+import { selfSignedCert } from "../harness/cert";
 import { SMTPServer } from "smtp-server";
 import { SimHost, startHosts } from "../harness/hosts";
 import { E2EProject } from "../harness/project";
@@ -21,18 +19,12 @@ let hook: http.Server;
 let smtp: SMTPServer;
 const hooks: any[] = [];
 const mails: string[] = [];
-let tmp: string;
 
 beforeAll(async () => {
   [host] = await startHosts(1, { names: ["ntf1"] });
   const gateway = host.address.replace(/\.2$/, ".1");
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), "nhs-e2e-notify-"));
-  execFileSync("openssl", [
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-    "-subj", "/CN=nhs-e2e-smtp", "-addext", `subjectAltName=IP:${gateway}`,
-    "-keyout", path.join(tmp, "key.pem"), "-out", path.join(tmp, "cert.pem"),
-  ], { stdio: "ignore" });
-  const cert = fs.readFileSync(path.join(tmp, "cert.pem"), "utf8");
+  const tls = selfSignedCert(gateway);
+  const cert = tls.cert;
   hook = http.createServer((req, res) => {
     let b = "";
     req.on("data", (c) => (b += c));
@@ -43,7 +35,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => hook.listen(0, gateway, () => r()));
   smtp = new SMTPServer({
-    key: fs.readFileSync(path.join(tmp, "key.pem")),
+    key: tls.key,
     cert,
     onAuth: (a, _s, cb) => (a.username === "nhs" && a.password === SMTP_PASSWORD ? cb(null, { user: "nhs" }) : cb(new Error("denied"))),
     onData: (stream, _s, cb) => {
@@ -75,7 +67,6 @@ afterAll(async () => {
   await host?.stop();
   hook?.close();
   await new Promise<void>((r) => (smtp ? smtp.close(() => r()) : r()));
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
 describe("notifications end to end", () => {

@@ -2,11 +2,8 @@
 // a real HTTP receiver and a real SMTP server (smtp-server: STARTTLS, AUTH) listen on the veth
 // gateway address the simulated host reaches; the host's curl delivers to them.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import * as fs from "node:fs";
 import * as http from "node:http";
-import * as os from "node:os";
-import * as path from "node:path";
-import { execFileSync } from "node:child_process";
+import { selfSignedCert } from "../harness/cert";
 import { SMTPServer } from "smtp-server";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { startHosts, SimHost } from "../harness/hosts";
@@ -29,7 +26,6 @@ let smtp: SMTPServer;
 let smtpPort = 0;
 let refuseAuth = false;
 const mails: { from: string; to: string[]; data: string; user: string; secure: boolean }[] = [];
-let tmp: string;
 let cert: string;
 
 function listenHook(port: number): Promise<number> {
@@ -91,15 +87,10 @@ const pendingId = async () => (await host.mustRun(`sed -n 's/^id=//p' ${BASE}/st
 beforeAll(async () => {
   [host] = await startHosts(1);
   gateway = host.address.replace(/\.2$/, ".1");
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), "nhs-notify-"));
-  execFileSync("openssl", [
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-    "-subj", "/CN=nhs-test-smtp", "-addext", `subjectAltName=IP:${gateway}`,
-    "-keyout", path.join(tmp, "key.pem"), "-out", path.join(tmp, "cert.pem"),
-  ], { stdio: "ignore" });
-  cert = fs.readFileSync(path.join(tmp, "cert.pem"), "utf8");
+  const tls = selfSignedCert(gateway);
+  cert = tls.cert;
   smtp = new SMTPServer({
-    key: fs.readFileSync(path.join(tmp, "key.pem")),
+    key: tls.key,
     cert,
     authMethods: ["PLAIN", "LOGIN"],
     // AUTH only after STARTTLS (the default), so a delivery proves both.
@@ -131,7 +122,6 @@ afterAll(async () => {
   await host?.stop();
   await closeHook();
   await new Promise<void>((r) => (smtp ? smtp.close(() => r()) : r()));
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
 describe("events, metrics and notifications from the host", () => {
