@@ -68,8 +68,14 @@ _event() {
   dirty=false
   case "$commit" in *-dirty) dirty=true commit=${commit%-dirty} ;; esac
   since=$(kv "$EVENT_CTX" since)
+  # The first outcome of a deploy sets its total; a later manual rollback keeps it.
   case "$ev" in
-    verified | rolled-back | failed) [ -z "$since" ] || event_phase total "$((now - since))" ;;
+    verified | rolled-back | failed)
+      if [ -n "$since" ] && [ -z "$(kv "$EVENT_CTX" finished)" ]; then
+        event_phase total "$((now - since))"
+        set_kv "$EVENT_CTX" finished 1
+      fi
+      ;;
   esac
   durs=""
   for p in activate verify rollback total; do
