@@ -6,7 +6,7 @@
 #   notify.sh
 # Secrets (root-only files written by secrets.sh) reach curl on its stdin as a
 # config file (-K -), never in its arguments: nothing shows in the process list.
-set -u
+set -eu
 SCRIPT=notify
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
