@@ -100,6 +100,8 @@ const notifySchema = z.strictObject({
   /** Seconds between delivery retries of a spooled notification. */
   retrySeconds: z.number().int().min(1).max(86400).default(300),
 });
+/** A server's override: any key of fleet.notify, nothing defaulted (absent keys come from the fleet). */
+const notifyOverrideSchema = notifySchema.extend({ retrySeconds: z.number().int().min(1).max(86400).optional() }).partial();
 
 /** A file the host keeps in /var/lib/nixos-home-server/secrets/<name>, from a secret config key. */
 const secretFileSchema = z.strictObject({
@@ -150,7 +152,7 @@ const serverSchema = z
     /** Secret files for services (passwordFile-style options read them by path). */
     secrets: z.array(secretFileSchema).default([]),
     /** Overrides fleet.notify for this server, key by key (webhook, email, retrySeconds). */
-    notify: notifySchema.partial().optional(),
+    notify: notifyOverrideSchema.optional(),
   })
   .superRefine((s, ctx) => {
     if (SHELL_METACHARACTERS.test(s.host)) ctx.addIssue({ code: "custom", path: ["host"], message: metacharMessage(s.host, "hostname or IP address") });
@@ -195,7 +197,8 @@ export type NotifyConfig = z.output<typeof notifySchema>;
 
 /** A server's notification config: fleet.notify with the server's keys on top; undefined = none. */
 export function effectiveNotify(s: ServerConfig, fleet: FleetConfig): NotifyConfig | undefined {
-  const merged = { retrySeconds: 300, ...fleet.notify, ...s.notify } as NotifyConfig;
+  const own = Object.fromEntries(Object.entries(s.notify ?? {}).filter(([, v]) => v !== undefined));
+  const merged = { retrySeconds: 300, ...fleet.notify, ...own } as NotifyConfig;
   return merged.webhook || merged.email ? merged : undefined;
 }
 

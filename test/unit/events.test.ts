@@ -108,6 +108,8 @@ describe("config: notify and secrets", () => {
     expect(staging.webhook!.events).toEqual(["watchdog"]);
     expect(staging.email!.events).toEqual(["failure", "rollback", "watchdog"]);
     expect(effectiveNotify(c.servers[1], c.fleet)!.webhook!.events).toEqual(["success", "failure", "rollback", "watchdog"]);
+    const fleetRetry = parseStackConfig({ servers: [server("nixos-prod", { notify: { email: notify.email } })], fleet: { notify: { ...notify, retrySeconds: 60 } } }, ctx);
+    expect(effectiveNotify(fleetRetry.servers[0], fleetRetry.fleet)!.retrySeconds).toBe(60);
     expect(effectiveNotify(parseStackConfig({ servers: [server("nixos-prod")], fleet: {} }, ctx).servers[0], { keepReleases: 3, keepGenerations: 10, parallelism: 1 })).toBeUndefined();
   });
 
