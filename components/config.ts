@@ -150,7 +150,14 @@ const serverSchema = z
     /** Bump to rotate the deploy key. */
     deployKeyRotation: z.number().int().min(1).default(1),
     /** Secret files for services (passwordFile-style options read them by path). */
-    secrets: z.array(secretFileSchema).default([]),
+    secrets: z
+      .array(secretFileSchema)
+      .default([])
+      .superRefine((list, ctx) => {
+        list.forEach((f, i) => {
+          if (list.findIndex((g) => g.name === f.name) !== i) ctx.addIssue({ code: "custom", path: [i, "name"], message: `duplicate secret name "${f.name}"` });
+        });
+      }),
     /** Overrides fleet.notify for this server, key by key (webhook, email, retrySeconds). */
     notify: notifyOverrideSchema.optional(),
   })

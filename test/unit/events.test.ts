@@ -136,6 +136,9 @@ describe("config: notify and secrets", () => {
       parseStackConfig({ servers: [server("nixos-staging", { notify: { webhook: { url: { secretKey: "hook" }, events: ["sometimes"] } } })], fleet: {} }, ctx),
     ).toThrow(/notify\.webhook\.events\[0\]: must be one of success, failure, rollback, watchdog/);
     expect(() =>
+      parseStackConfig({ servers: [server("nixos-staging", { secrets: [{ name: "db", secretKey: "db" }, { name: "db", secretKey: "db" }] })], fleet: {} }, ctx),
+    ).toThrow(/secrets\[1\]\.name: duplicate secret name "db"/);
+    expect(() =>
       parseStackConfig({ servers: [server("nixos-staging", { secrets: [{ name: "db", secretKey: "missing" }] })], fleet: {} }, ctx),
     ).toThrow(/secrets\[0\]\.secretKey: config key "nixos-home-server:missing" is not set; run `pulumi config set --secret missing <value>`/);
   });
