@@ -2,7 +2,7 @@
 # Installs the server's secrets from stdin into /var/lib/nixos-home-server/secrets/,
 # outside the release and the Nix store, before the rebuild reads them.
 #   secrets.sh < lines of NAME<TAB>OWNER<TAB>GROUP<TAB>MODE<TAB>UNITS<TAB>BASE64
-# UNITS: comma-separated units restarted when that secret's value changed. Each file
+# UNITS: comma-separated units restarted when that secret's value changed, or "-". Each file
 # is written to a temp file with its owner, group and mode, then renamed into place;
 # an unchanged value is left alone; a file no longer listed is removed. Values only
 # pass through stdin, shell variables and builtins: never in a command's arguments.
@@ -25,6 +25,7 @@ warn=""
 n=0
 while IFS="$tab" read -r name owner group mode units value; do
   [ -n "$name" ] || continue
+  [ -n "$value" ] || usage_error "secret $name: expected 6 tab-separated fields"
   case "$name" in
     .* | *[!A-Za-z0-9._-]*) usage_error "secret name must be letters, digits, '.', '_' or '-', got '$name'" ;;
   esac
@@ -46,7 +47,7 @@ while IFS="$tab" read -r name owner group mode units value; do
   else
     mv -f "$t" "$SECRETS/$name"
     changed="$changed${changed:+,}$name"
-    restart="$restart $(printf '%s' "$units" | tr ',' ' ')"
+    [ "$units" = - ] || restart="$restart $(printf '%s' "$units" | tr ',' ' ')"
   fi
   names="$names$name "
   n=$((n + 1))

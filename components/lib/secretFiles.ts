@@ -14,14 +14,15 @@ export interface SecretFile {
   value: string;
 }
 
-/** secrets.sh's stdin: one `name owner group mode units base64` line (tab-separated) per file. */
+/** secrets.sh's stdin: one `name owner group mode units|- base64` line (tab-separated) per file. */
 export function secretsStdin(files: readonly SecretFile[]): string {
   return files
     .map((f) => {
       for (const [what, v] of [["name", f.name], ["owner", f.owner], ["group", f.group], ["mode", f.mode], ...f.restartUnits.map((u) => ["unit", u])]) {
         if (/[\s,]/.test(v)) throw new Error(`secret ${JSON.stringify(f.name)}: ${what} must not contain spaces, tabs, commas or newlines`);
       }
-      return [f.name, f.owner, f.group, f.mode, f.restartUnits.join(","), Buffer.from(f.value, "utf8").toString("base64")].join("\t");
+      // "-" for no units: read splits on tabs as whitespace, so an empty field would vanish.
+      return [f.name, f.owner, f.group, f.mode, f.restartUnits.join(",") || "-", Buffer.from(f.value, "utf8").toString("base64")].join("\t");
     })
     .map((l) => `${l}\n`)
     .join("");
