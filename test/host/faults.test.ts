@@ -195,6 +195,8 @@ describe("faults", () => {
     }
     expect(await host.commandCount()).toBe(n0);
     expect(await host.generation()).toBe(g0);
+    // The link is back; the deployer's side re-learns the neighbour on its own time.
+    await waitFor("SSH over the restored link", async () => (await host.ssh("true")).code === 0, 15_000);
     await expectHealthy(host);
   });
 
