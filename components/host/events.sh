@@ -83,13 +83,14 @@ _event() {
     [ -n "$v" ] && durs="$durs${durs:+,}\"$p\":$v"
   done
   line="{\"time\":$(json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)"),\"server\":$(json_str "$(kv "$EVENT_CTX" name)"),\"event\":$(json_str "$ev"),\"result\":$(json_str "$res"),\"reason\":$(json_str "$reason"),\"generation_from\":$(json_num "$from"),\"generation_to\":$(json_num "$to"),\"release\":$(json_str "${EV_RELEASE-$(kv "$EVENT_CTX" release)}"),\"commit\":$(json_str "$commit"),\"dirty\":$dirty,\"deploy_id\":$(json_str "$(kv "$EVENT_CTX" id)"),\"mode\":$(json_str "$(kv "$EVENT_CTX" mode)"),\"durations\":{$durs},\"report\":$(json_str "$report")}"
+  # Metrics first: whoever sees the event line finds the metrics that include it.
+  metrics_update "$ev" "$res" "$reason" "$now"
+  metrics_write
   if [ -f "$EVENTS" ] && [ "$(wc -c <"$EVENTS")" -ge "$EVENTS_MAX_BYTES" ]; then
     mv -f "$EVENTS" "$EVENTS.1"
   fi
   printf '%s\n' "$line" >>"$EVENTS"
   chmod 0644 "$EVENTS"
-  metrics_update "$ev" "$res" "$reason" "$now"
-  metrics_write
   [ "$ev" = notify-failed ] || notify_queue "$ev" "$reason" "$line"
 }
 

@@ -154,8 +154,6 @@ describe("events, metrics and notifications from the host", () => {
     expect(Object.keys(ok.durations).sort()).toEqual(["activate", "total", "verify"]);
     expect(evs[0].deploy_id).toBe(ok.deploy_id);
 
-    await new Promise((r) => setTimeout(r, 3000));
-    console.log("DBG", (await host.run(`tail -20 ${BASE}/state/deploy.log; ls -laR ${BASE}/notify; tail -20 /var/lib/nhs-sim/unit-output.log; cat /var/lib/nhs-sim/journal | tail; grep -rlF -e ${shq(WEBHOOK_TOKEN)} /var/lib; echo rc=$?`)).stdout);
     await waitFor("the success webhook", async () => hooks.some((x) => x.body.event.deploy_id === ok.deploy_id), 15_000);
     const hook = hooks.find((x) => x.body.event.deploy_id === ok.deploy_id)!;
     expect(hook.path).toBe(`/hooks/${WEBHOOK_TOKEN}`);
@@ -253,7 +251,8 @@ describe("events, metrics and notifications from the host", () => {
     await waitFor("notify-failed (smtp)", async () => (await events()).some((e) => e.event === "notify-failed" && e.reason === "smtp" && e.deploy_id === id), 15_000);
     const nf = (await events()).find((e) => e.event === "notify-failed" && e.reason === "smtp" && e.deploy_id === id);
     expect(nf.report).toMatch(/curl exit 67 \(login denied \(AUTH refused\)\)$/);
-    expect(hooks.some((x) => x.body.event.deploy_id === id && x.body.event.event === "verified")).toBe(true);
+    // The webhook still gets it: one channel failing does not hold up the other.
+    await waitFor("the webhook", async () => hooks.some((x) => x.body.event.deploy_id === id && x.body.event.event === "verified"), 15_000);
     refuseAuth = false;
     await host.mustRun(`rm -f ${BASE}/notify/spool/*`);
   });
