@@ -257,6 +257,18 @@ describe("events, metrics and notifications from the host", () => {
     await host.mustRun(`rm -f ${BASE}/notify/spool/*`);
   });
 
+  it("events.jsonl is bounded: past the limit it rotates to events.jsonl.1 and tail -F carries on", async () => {
+    const rel = `${BASE}/current/.nhs`;
+    const emit = (n: number) => host.mustRun(`NHS_EVENTS_MAX_BYTES=400 sh ${rel}/event.sh received ok '' '' '' 'rotation ${n}'`);
+    await emit(1);
+    await emit(2); // the file is now past 400 bytes
+    await emit(3);
+    const cur = (await host.mustRun(`cat ${BASE}/events.jsonl`)).trim().split("\n");
+    const old = (await host.mustRun(`cat ${BASE}/events.jsonl.1`)).trim().split("\n");
+    expect(cur.map((l) => JSON.parse(l).report)).toEqual(["rotation 3"]);
+    expect(JSON.parse(old.at(-1)!).report).toBe("rotation 2");
+  });
+
   it("secrets: changed values restart their units, removed ones disappear; canaries only in root-only files", async () => {
     const h = (await events()).at(-1).release as string;
     const base = notifyFiles(settings(["failure"]));
