@@ -257,7 +257,7 @@ describe("events, metrics and notifications from the host", () => {
     await host.mustRun(`rm -f ${BASE}/notify/spool/*`);
   });
 
-  it("events.jsonl is bounded: past the limit it rotates to events.jsonl.1 and tail -F carries on", async () => {
+  it("events.jsonl is bounded: past the limit it rotates to events.jsonl.1 (one kept)", async () => {
     const rel = `${BASE}/current/.nhs`;
     const emit = (n: number) => host.mustRun(`NHS_EVENTS_MAX_BYTES=400 sh ${rel}/event.sh received ok '' '' '' 'rotation ${n}'`);
     await emit(1);
