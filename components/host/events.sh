@@ -53,6 +53,17 @@ event_phase() {
   set_kv "$METRICS_STATE" "dur_$1" "$2"
 }
 
+# event_total EVENT: the first outcome of a deploy (verified, rolled-back, failed)
+# sets its total duration; a later manual rollback keeps it.
+event_total() {
+  case "$1" in verified | rolled-back | failed) ;; *) return 0 ;; esac
+  t0=$(kv "$EVENT_CTX" since)
+  if [ -n "$t0" ] && [ -z "$(kv "$EVENT_CTX" finished)" ]; then
+    event_phase total "$(($(date +%s) - t0))"
+    set_kv "$EVENT_CTX" finished 1
+  fi
+}
+
 # event NAME RESULT FROM TO REASON REPORT: append one event, rewrite the metrics and
 # queue notifications. NAME: deploy-started activated verified rolled-back
 # watchdog-fired failed notify-failed received.
@@ -67,22 +78,13 @@ _event() {
   commit=${EV_COMMIT-$(kv "$EVENT_CTX" commit)}
   dirty=false
   case "$commit" in *-dirty) dirty=true commit=${commit%-dirty} ;; esac
-  since=$(kv "$EVENT_CTX" since)
-  # The first outcome of a deploy sets its total; a later manual rollback keeps it.
-  case "$ev" in
-    verified | rolled-back | failed)
-      if [ -n "$since" ] && [ -z "$(kv "$EVENT_CTX" finished)" ]; then
-        event_phase total "$((now - since))"
-        set_kv "$EVENT_CTX" finished 1
-      fi
-      ;;
-  esac
+  event_total "$ev"
   durs=""
   for p in activate verify rollback total; do
     v=$(kv "$EVENT_CTX" "dur_$p")
     [ -n "$v" ] && durs="$durs${durs:+,}\"$p\":$v"
   done
-  line="{\"time\":$(json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)"),\"server\":$(json_str "$(kv "$EVENT_CTX" name)"),\"event\":$(json_str "$ev"),\"result\":$(json_str "$res"),\"reason\":$(json_str "$reason"),\"generation_from\":$(json_num "$from"),\"generation_to\":$(json_num "$to"),\"release\":$(json_str "${EV_RELEASE-$(kv "$EVENT_CTX" release)}"),\"commit\":$(json_str "$commit"),\"dirty\":$dirty,\"deploy_id\":$(json_str "$(kv "$EVENT_CTX" id)"),\"mode\":$(json_str "$(kv "$EVENT_CTX" mode)"),\"durations\":{$durs},\"report\":$(json_str "$report")}"
+  line="{\"time\":$(json_str "$(date -u -d "@$now" +%Y-%m-%dT%H:%M:%SZ)"),\"server\":$(json_str "$(kv "$EVENT_CTX" name)"),\"event\":$(json_str "$ev"),\"result\":$(json_str "$res"),\"reason\":$(json_str "$reason"),\"generation_from\":$(json_num "$from"),\"generation_to\":$(json_num "$to"),\"release\":$(json_str "${EV_RELEASE-$(kv "$EVENT_CTX" release)}"),\"commit\":$(json_str "$commit"),\"dirty\":$dirty,\"deploy_id\":$(json_str "$(kv "$EVENT_CTX" id)"),\"mode\":$(json_str "$(kv "$EVENT_CTX" mode)"),\"durations\":{$durs},\"report\":$(json_str "$report")}"
   # Metrics first: whoever sees the event line finds the metrics that include it.
   metrics_update "$ev" "$res" "$reason" "$now"
   metrics_write
@@ -214,23 +216,22 @@ notify_flush_async() {
 }
 
 # finish_ev EVENT REASON CODE "status=... previous=FROM generation=TO ... report=...":
-# record the event the result line describes, then finish with it (plus event=,
-# durations=PHASE:SEC,... and commit= for the deployer).
+# finish with that result line, prefixed with event=, durations=PHASE:SEC,... and
+# commit= for the deployer, and record the event. The result (stdout, last-result)
+# comes first, so whoever sees the host settled finds it; then the event, then exit.
 finish_ev() {
   fh=" ${4%% report=*}"
   fr=""
   case "$4" in *" report="*) fr=${4#* report=} ;; esac
   fv() { printf '%s\n' "$fh" | sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
-  event "$1" "$(fv status)" "$(fv previous)" "$(fv generation)" "$2" "$fr"
-  # The deployer's summary of this event (stack outputs) rides on the result line.
+  event_total "$1"
   fd=""
   for p in activate verify rollback total; do
     v=$(kv "$EVENT_CTX" "dur_$p")
     [ -z "$v" ] || fd="$fd${fd:+,}$p:$v"
   done
   fc=$(kv "$EVENT_CTX" commit)
-  case "$4" in
-    *" report="*) finish "$3" "${4%% report=*} event=$1 durations=${fd:--} commit=${fc:-unknown} report=$fr" ;;
-    *) finish "$3" "$4 event=$1 durations=${fd:--} commit=${fc:-unknown}" ;;
-  esac
+  (finish "$3" "event=$1 durations=${fd:--} commit=${fc:-unknown} $4") || true
+  event "$1" "$(fv status)" "$(fv previous)" "$(fv generation)" "$2" "$fr"
+  exit "$3"
 }
