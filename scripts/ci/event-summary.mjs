@@ -10,7 +10,12 @@ const cell = (v) => String(v ?? "–").replace(/\|/g, "\\|").replace(/\n/g, " ")
 export function eventTable(stack, servers) {
   const rows = Object.entries(servers ?? {}).map(([name, s]) => {
     const e = s.lastEvent ?? {};
-    const d = Object.entries(e.durations ?? {}).map(([p, sec]) => `${p} ${sec}s`).join(", ");
+    // Phases in the order they happen (JSON outputs come back with sorted keys).
+    const order = ["activate", "verify", "rollback", "total"];
+    const d = Object.entries(e.durations ?? {})
+      .sort(([a], [b]) => (order.indexOf(a) + 1 || 99) - (order.indexOf(b) + 1 || 99))
+      .map(([p, sec]) => `${p} ${sec}s`)
+      .join(", ");
     return `| ${cell(name)} | ${cell(e.event)} | ${cell(e.result)} | ${cell(e.generationFrom)} → ${cell(e.generationTo)} | ${cell(d || undefined)} | ${cell(e.commit ? String(e.commit).slice(0, 12) + (String(e.commit).endsWith("-dirty") ? " (dirty)" : "") : undefined)} |`;
   });
   return [`### Last deploy events: ${stack}`, "", "| server | event | result | generation | durations | commit |", "|---|---|---|---|---|---|", ...rows, ""].join("\n");

@@ -149,7 +149,7 @@ describe("CI job summary", () => {
     const mod = "../../scripts/ci/event-summary.mjs";
     const { eventTable } = (await import(mod)) as { eventTable: (stack: string, servers: unknown) => string };
     const table = eventTable("production", {
-      "nixos-prod": { lastEvent: { event: "rolled-back", result: "rolled-back", generationFrom: 5, generationTo: 4, durations: { activate: 9, rollback: 2 }, commit: `${SHA}-dirty` } },
+      "nixos-prod": { lastEvent: { event: "rolled-back", result: "rolled-back", generationFrom: 5, generationTo: 4, durations: { total: 12, activate: 9, rollback: 2 }, commit: `${SHA}-dirty` } },
       "nixos-old": {},
     });
     expect(table.split("\n")).toEqual([
@@ -157,7 +157,7 @@ describe("CI job summary", () => {
       "",
       "| server | event | result | generation | durations | commit |",
       "|---|---|---|---|---|---|",
-      "| nixos-prod | rolled-back | rolled-back | 5 → 4 | activate 9s, rollback 2s | 0123456789ab (dirty) |",
+      "| nixos-prod | rolled-back | rolled-back | 5 → 4 | activate 9s, rollback 2s, total 12s | 0123456789ab (dirty) |",
       "| nixos-old | – | – | – → – | – | – |",
       "",
     ]);
