@@ -55,6 +55,8 @@ export interface DeployArgs {
   activationTimeoutSeconds: number;
   keepGenerations: number;
   minFreeMb: number;
+  /** The git commit the release was packed from (lib/gitCommit.ts commitLabel), for the host's events. */
+  commit?: string;
 }
 
 export function deployArguments(a: DeployArgs): string[] {
@@ -66,6 +68,7 @@ export function deployArguments(a: DeployArgs): string[] {
     "--activation-timeout", String(a.activationTimeoutSeconds),
     "--keep-generations", String(a.keepGenerations),
     "--min-free-mb", String(a.minFreeMb),
+    ...(a.commit !== undefined ? ["--commit", a.commit] : []),
   ];
 }
 

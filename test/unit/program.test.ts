@@ -279,6 +279,37 @@ describe("three servers", () => {
     );
   });
 
+  it("uploads secrets and notification credentials on a secret stdin before the rebuild", async () => {
+    const HOOK = "https://hooks.example.test/T0/canary-hook";
+    const SMTP = `smtp-canary-"$;\\`;
+    const APP = "app-secret-canary";
+    const notify = {
+      webhook: { url: { secretKey: "hook" } },
+      email: { smtpUrl: "smtp://mail.home.arpa:587", from: "nhs@home.arpa", to: ["me@home.arpa"], user: "nhs", password: { secretKey: "smtpPw" } },
+    };
+    const servers = [server("nixos-staging", { secrets: [{ name: "app-token", secretKey: "app", restartUnits: ["nginx.service"] }] }), server("nixos-prod")];
+    const { registrations, byName, deps, exported } = await runProgram(servers, { notify }, { hook: HOOK, smtpPw: SMTP, app: APP });
+    const unwrapSecrets = (_k: string, v: unknown) => (v && typeof v === "object" && SECRET_SIG in v ? "[secret]" : v);
+    for (const r of registrations) {
+      const text = JSON.stringify(r.inputs, unwrapSecrets);
+      for (const f of [HOOK, SMTP, APP, Buffer.from(SMTP).toString("base64")]) expect(text.includes(f), `${r.name} leaks a secret`).toBe(false);
+    }
+    const up = byName("nixos-staging-secrets");
+    expect(up.inputs.create).toMatch(/^\/var\/lib\/nixos-home-server\/dispatch secrets '[0-9a-f]{64}'$/);
+    const stdin = up.inputs.stdin as Record<string, unknown>;
+    expect(stdin[SECRET_SIG]).toBeTruthy();
+    const lines = String(stdin.value).trim().split("\n").map((l) => l.split("\t"));
+    expect(lines.map((l) => l[0])).toEqual(["app-token", "nhs-notify.conf", "nhs-notify-webhook-url", "nhs-notify-smtp-password"]);
+    expect(lines[0].slice(1, 5)).toEqual(["root", "root", "0400", "nginx.service"]);
+    expect(Buffer.from(lines[3][5], "base64").toString()).toBe(SMTP);
+    expect(up.additionalSecretOutputs).toContain("stdin");
+    expect(deps("nixos-staging-rebuild")).toContain("nixos-staging-secrets");
+    expect(deps("nixos-staging-secrets")).toContain("nixos-staging-config-sync");
+    expect(exported["nixos-staging"].lastEvent).toEqual({ event: "verified", result: "ok", generationFrom: 42, generationTo: 43, durations: { activate: 12 }, commit: "unknown" });
+    expect(byName("nixos-prod-secrets").inputs.stdin).toBeDefined();
+    expect(byName("nixos-staging-rebuild").inputs.create).toMatch(/ '--commit' '([0-9a-f]{40}(-dirty)?|unknown)'$/);
+  });
+
   it("stops before registering any resource when config is invalid", async () => {
     await expect(runProgram([server("nixos-prod", { hostKey: "ssh-ed25519 REPLACE_ME" }), server("nixos-ghost")], {})).rejects.toThrow(
       /servers\[0\] "nixos-prod": hostKey: is a placeholder[\s\S]*servers\[1\] "nixos-ghost": name: no nixos\/hosts\/nixos-ghost/,
