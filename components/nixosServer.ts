@@ -11,6 +11,7 @@ import { createVerify, verifyResult } from "./verify";
 import { HostProbe } from "./hostProbe";
 import { collectRelease, packRelease } from "./lib/release";
 import { deployKeyMarker } from "./lib/sshKey";
+import { createdOnly } from "./lib/created";
 import { RELEASE_SOURCES, commitLabel, gitCommit } from "./lib/gitCommit";
 import { createSecrets, secretFilesOf } from "./secrets";
 import { EventSummary, summarizeLastEvent } from "./lib/eventSummary";
@@ -172,7 +173,7 @@ export class NixosServer extends pulumi.ComponentResource {
     this.deployedAt = deployed.apply((d) => d.deployedAt ?? null);
     this.verification = verified.report;
     this.publicKey = this.deployKey.publicKey;
-    this.lastEvent = pulumi.all([this.rebuild.stdout, this.verify.stdout]).apply(([d, v]) => summarizeLastEvent(d, v, s.host));
+    this.lastEvent = pulumi.all([createdOnly(this.rebuild.stdout), createdOnly(this.verify.stdout)]).apply(([d, v]) => summarizeLastEvent(d, v, s.host));
     this.registerOutputs({
       lastEvent: this.lastEvent,
       generation: this.generation,
