@@ -12,6 +12,7 @@ export const SERVER_RESOURCE_SUFFIXES = [
   "key-authorization-rotate",
   "key-authorization-login-test",
   "config-sync",
+  "secrets",
   "probe",
   "rebuild",
   "verify",

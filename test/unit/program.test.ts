@@ -238,7 +238,10 @@ describe("three servers", () => {
   });
 
   it("npm run deploy's targets cover every resource of a server and none of another's", async () => {
-    const { registrations } = await runProgram(three(), { parallelism: 3 }, { pw: PASSWORD });
+    // One server with a secret, so its secrets command is registered too.
+    const servers = [server("nixos-staging", { secrets: [{ name: "app-token", secretKey: "app" }] }), ...three().slice(1)];
+    const { registrations } = await runProgram(servers, { parallelism: 3 }, { pw: PASSWORD, app: "app-value" });
+    expect(registrations.map((r) => r.name)).toContain("nixos-staging-secrets");
     const { serverOf } = await import("../../components/lib/selection");
     const names = ["nixos-staging", "nixos-prod", "nixos-backup"];
     for (const r of registrations.filter((x) => x.type !== "pulumi:pulumi:Stack")) {
