@@ -36,7 +36,7 @@ export class NixosServer extends pulumi.ComponentResource {
   readonly rebuild: remote.Command;
   readonly verify: remote.Command;
   /** Uploads the server's secret files and notification settings; absent when it has none. */
-  readonly secrets: remote.Command | undefined;
+  readonly secrets: remote.Command;
   /** The host's last event for this deploy: result, generations, durations by phase, commit. */
   readonly lastEvent: pulumi.Output<EventSummary>;
 
@@ -107,10 +107,12 @@ export class NixosServer extends pulumi.ComponentResource {
     // Parsed so a host that stored the release under another hash fails here, before the rebuild.
     const releaseDir = syncedRelease(this.configSync, s.host, hash);
 
-    const files = secretFilesOf(s, args.fleet, args.secretValue);
-    this.secrets = files
-      ? createSecrets(`${name}-secrets`, { connection: deployConn, user: s.user, hash, files }, { parent: this, dependsOn: [this.configSync] })
-      : undefined;
+    // Every server has one, even with nothing to upload, so removing the last secret removes it on the host.
+    this.secrets = createSecrets(
+      `${name}-secrets`,
+      { connection: deployConn, files: secretFilesOf(s, args.fleet, args.secretValue) },
+      { parent: this, dependsOn: [this.configSync] },
+    );
 
     // Reads what the host runs; a refresh that finds drift replaces it, and its new id redeploys.
     // It belongs to the sync step (the host's side of the config), so a server keeps five stages.
@@ -138,7 +140,7 @@ export class NixosServer extends pulumi.ComponentResource {
         })),
         redeployToken: this.probe.id,
       },
-      { parent: this, dependsOn: [this.probe, ...(this.secrets ? [this.secrets] : [])] },
+      { parent: this, dependsOn: [this.probe, this.secrets] },
     );
     const deployed = deployResult(this.rebuild, s.host);
 

@@ -7,9 +7,7 @@ import { NotifySettings, SecretFile, notifyFiles, renderSecrets, secretsStdin } 
 
 export interface SecretsArgs {
   connection: types.input.remote.ConnectionArgs;
-  user: string;
-  /** The release whose .nhs/secrets.sh installs them. */
-  hash: pulumi.Input<string>;
+  /** Every file the host should have; an empty list removes what an earlier run left. */
   files: pulumi.Output<SecretFile[]>;
 }
 
@@ -18,7 +16,7 @@ export function createSecrets(name: string, args: SecretsArgs, opts: pulumi.Cust
     name,
     {
       connection: args.connection,
-      create: pulumi.output(args.hash).apply((h) => renderSecrets(h)),
+      create: renderSecrets(),
       // Secret: the engine encrypts it in state; only names reach logs and the result line.
       stdin: pulumi.secret(args.files.apply(secretsStdin)),
       addPreviousOutputInEnv: false,
@@ -27,14 +25,15 @@ export function createSecrets(name: string, args: SecretsArgs, opts: pulumi.Cust
   );
 }
 
-/** The files a server needs (its secrets + notify settings), or undefined when it has none. */
+/** The files a server needs (its secrets + notify settings); none is an empty list, never undefined. */
 export function secretFilesOf(
   s: ServerConfig,
   fleet: FleetConfig,
   secretValue: (key: string) => pulumi.Output<string>,
-): pulumi.Output<SecretFile[]> | undefined {
+): pulumi.Output<SecretFile[]> {
   const notify = effectiveNotify(s, fleet);
-  if (s.secrets.length === 0 && !notify) return undefined;
+  // A server with none still gets the (empty) list: that is how its last secret leaves the host.
+  if (s.secrets.length === 0 && !notify) return pulumi.output([]);
   const key = (ref: unknown) => (ref as { secretKey: string }).secretKey;
   const own = s.secrets.map((f) =>
     secretValue(f.secretKey).apply((value): SecretFile => ({ name: f.name, owner: f.owner, group: f.group, mode: f.mode, restartUnits: f.restartUnits, value })),

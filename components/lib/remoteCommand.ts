@@ -30,7 +30,7 @@ export function renderVerb(verb: Verb, args: readonly string[] = []): string {
 /** A host script of the release as its verb: deploy/verify name the release, the others use current. */
 export function renderHostScript(hash: string, script: string, args: readonly string[]): string {
   const verb = script.replace(/\.sh$/, "") as Verb;
-  if (verb === "deploy" || verb === "verify" || verb === "secrets") {
+  if (verb === "deploy" || verb === "verify") {
     releaseDir(hash);
     return renderVerb(verb, [hash, ...args]);
   }

@@ -1,6 +1,6 @@
 // Files the host keeps outside the release and the Nix store, in /var/lib/nixos-home-server/secrets/:
 // the user's secrets and the notification settings. Pure functions; the values travel on stdin only.
-import { renderHostScript } from "./remoteCommand";
+import { renderVerb } from "./remoteCommand";
 
 export interface SecretFile {
   /** File name under secrets/; names starting with "nhs-" are this tool's own. */
@@ -28,9 +28,13 @@ export function secretsStdin(files: readonly SecretFile[]): string {
     .join("");
 }
 
-/** The dispatcher's `secrets <hash>` verb: no other arguments, everything on stdin. */
-export function renderSecrets(hash: string): string {
-  return renderHostScript(hash, "secrets.sh", []);
+/**
+ * The dispatcher's `secrets` verb: the current release's secrets.sh (ConfigSync has just made the
+ * new release current), no arguments, everything on stdin. The text names no release, so only a
+ * change of the values re-runs it.
+ */
+export function renderSecrets(): string {
+  return renderVerb("secrets");
 }
 
 export const NOTIFY_KINDS = ["success", "failure", "rollback", "watchdog"] as const;

@@ -293,6 +293,11 @@ describe("events, metrics and notifications from the host", () => {
       `grep -rlF -e ${shq(WEBHOOK_TOKEN)} -e ${shq(SMTP_PASSWORD)} /var/lib /etc /tmp /run /home /nix 2>/dev/null | sort`,
     );
     expect(hits.stdout.split("\n").filter(Boolean)).toEqual([`${BASE}/secrets/nhs-notify-smtp-password`, `${BASE}/secrets/nhs-notify-webhook-url`]);
+
+    // The last ones removed from config: the program still sends the (empty) list, which empties the directory.
+    const none = await installSecrets(h, []);
+    expect(none.stdout).toContain("secrets=0 changed=- removed=nhs-notify-smtp-password,nhs-notify-webhook-url");
+    expect(await host.mustRun(`ls -A ${BASE}/secrets`)).toBe("");
   });
 });
 

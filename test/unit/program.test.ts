@@ -119,12 +119,18 @@ describe("one server", () => {
         "command:remote:Command nixos-staging-key-authorization-install",
         "command:remote:Command nixos-staging-key-authorization-login-test",
         "command:remote:Command nixos-staging-config-sync",
+        // Even with nothing to upload: an empty list is how the last secret leaves the host.
+        "command:remote:Command nixos-staging-secrets",
         "pulumi-nodejs:dynamic/nixos-home-server:HostProbe nixos-staging-probe",
         "command:remote:Command nixos-staging-rebuild",
         "command:remote:Command nixos-staging-verify",
       ]),
     );
-    expect(registrations.filter((r) => r.type !== "pulumi:pulumi:Stack")).toHaveLength(11);
+    expect(registrations.filter((r) => r.type !== "pulumi:pulumi:Stack")).toHaveLength(12);
+    // Nothing to upload: an empty (still secret) stdin, which removes whatever an earlier run left.
+    const emptySecrets = byName("nixos-staging-secrets").inputs.stdin as Record<string, unknown>;
+    expect(emptySecrets[SECRET_SIG]).toBeTruthy();
+    expect(emptySecrets.value).toBe("");
     for (const child of ["nixos-staging-deploy-key", "nixos-staging-key-authorization", "nixos-staging-config-sync", "nixos-staging-rebuild", "nixos-staging-verify"]) {
       expect(byName(child).parent).toMatch(/NixosServer::nixos-staging$/);
     }
@@ -208,7 +214,7 @@ describe("three servers", () => {
 
   // No server depends on another (the engine would skip a failed server's dependents); a server
   // is registered once an earlier one settled, so parallelism bounds the servers in flight.
-  const serversOf = (deps: (n: string) => string[], step: string) => deps(step).map((d) => d.replace(/-(deploy-key-seed(?:-even)?|key-authorization-.*|config-sync|probe|rebuild|verify)$/, ""));
+  const serversOf = (deps: (n: string) => string[], step: string) => deps(step).map((d) => d.replace(/-(deploy-key-seed(?:-even)?|key-authorization-.*|config-sync|secrets|probe|rebuild|verify)$/, ""));
   const index = (registrations: Registration[], name: string) => registrations.findIndex((r) => r.name === name);
 
   it("parallelism 2 starts two servers, then the third once one of them settled", async () => {
@@ -298,7 +304,7 @@ describe("three servers", () => {
       for (const f of [HOOK, SMTP, APP, Buffer.from(SMTP).toString("base64")]) expect(text.includes(f), `${r.name} leaks a secret`).toBe(false);
     }
     const up = byName("nixos-staging-secrets");
-    expect(up.inputs.create).toMatch(/^\/var\/lib\/nixos-home-server\/dispatch secrets '[0-9a-f]{64}'$/);
+    expect(up.inputs.create).toBe("/var/lib/nixos-home-server/dispatch secrets");
     const stdin = up.inputs.stdin as Record<string, unknown>;
     expect(stdin[SECRET_SIG]).toBeTruthy();
     const lines = String(stdin.value).trim().split("\n").map((l) => l.split("\t"));
