@@ -296,7 +296,7 @@ describe("events, metrics and notifications from the host", () => {
 
     // The last ones removed from config: the program still sends the (empty) list, which empties the directory.
     const none = await installSecrets(h, []);
-    expect(none.stdout).toContain("secrets=0 changed=- removed=nhs-notify-smtp-password,nhs-notify-webhook-url");
+    expect(none.stdout).toContain("secrets=0 changed=- removed=nhs-notify-ca.pem,nhs-notify-smtp-password,nhs-notify-webhook-url,nhs-notify.conf");
     expect(await host.mustRun(`ls -A ${BASE}/secrets`)).toBe("");
   });
 });
