@@ -9,7 +9,8 @@ import { createConfigSync, syncedRelease } from "./configSync";
 import { createRebuild, deployResult } from "./rebuild";
 import { createVerify, verifyResult } from "./verify";
 import { HostProbe } from "./hostProbe";
-import { collectRelease, packRelease } from "./lib/release";
+import * as path from "path";
+import { ReleaseError, SourceTree, packRelease, readSourceTree, releaseEntries, writeReleaseFile } from "./lib/release";
 
 export interface NixosServerArgs {
   /** The validated server entry from stack config. */
@@ -26,6 +27,8 @@ export interface NixosServerArgs {
 export class NixosServer extends pulumi.ComponentResource {
   readonly deployKey: DeployKey;
   readonly keyAuthorization: KeyAuthorization;
+  /** Uploads the release file (CopyToRemote); configSync then unpacks it. */
+  readonly upload: remote.CopyToRemote;
   readonly configSync: remote.Command;
   readonly probe: HostProbe;
   readonly rebuild: remote.Command;
@@ -70,23 +73,27 @@ export class NixosServer extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const release = this.deployKey.authorizedKey.apply((authorizedKey) =>
-      packRelease(collectRelease({ root: args.root, server: s.name, deploy: { user: s.user, authorizedKey } })),
-    );
-    const hash = release.apply((r) => r.hash);
+    const tree = sourceTree(args.root);
+    const releaseFile = this.deployKey.authorizedKey.apply((authorizedKey) => {
+      const release = packRelease(releaseEntries(tree, s.name, { user: s.user, authorizedKey }));
+      return { hash: release.hash, path: writeReleaseFile(path.join(args.root, ".nhs-releases"), release) };
+    });
+    const hash = releaseFile.apply((r) => r.hash);
 
-    this.configSync = createConfigSync(
+    const sync = createConfigSync(
       `${name}-config-sync`,
       {
         connection: deployConn,
         host: s.host,
         user: s.user,
         hash,
-        tarballBase64: release.apply((r) => r.tarball.toString("base64")),
+        tarballPath: releaseFile.apply((r) => r.path),
         keepReleases: args.fleet.keepReleases,
       },
       { parent: this, dependsOn: [this.keyAuthorization.loginTest, ...(args.dependsOn ?? [])] },
     );
+    this.upload = sync.upload;
+    this.configSync = sync.receive;
     // Parsed so a host that stored the release under another hash fails here, before the rebuild.
     const releaseDir = syncedRelease(this.configSync, s.host, hash);
 
@@ -158,4 +165,24 @@ export class NixosServer extends pulumi.ComponentResource {
       publicKey: this.publicKey,
     });
   }
+}
+
+const trees = new Map<string, SourceTree>();
+
+/**
+ * The project's sources, read and checked once per program run for every server. A path a release
+ * cannot carry stops the run here, named, before any resource is registered.
+ */
+function sourceTree(root: string): SourceTree {
+  let tree = trees.get(root);
+  if (!tree) {
+    try {
+      tree = readSourceTree(root);
+    } catch (err) {
+      if (err instanceof ReleaseError) throw new pulumi.RunError(err.message);
+      throw err;
+    }
+    trees.set(root, tree);
+  }
+  return tree;
 }

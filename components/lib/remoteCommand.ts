@@ -21,23 +21,37 @@ export function renderHostScript(user: string, hash: string, script: string, arg
 }
 
 /**
- * The sync bootstrap, the only inline shell: stdin carries the base64 tarball. It decodes it into a
- * temp dir under $BASE, takes .nhs/receive.sh from the tarball itself (so the receiver always matches
- * the release) and runs `receive.sh <tarball> <hash> <keep-releases>`. The temp dir is removed on exit.
+ * Where ConfigSync uploads a release (CopyToRemote, SFTP as the SSH user): a file in the user's home,
+ * the SFTP server's default directory (relative SFTP paths resolve there), named by the hash.
+ */
+export function uploadName(hash: string): string {
+  releaseDir(hash);
+  return `.nhs-release-${hash}.tar.gz`;
+}
+
+/**
+ * The sync bootstrap, the only inline shell. It copies the uploaded ~/<uploadName> into a temp dir
+ * under $BASE (root-owned, so the file checked is the file unpacked), takes .nhs/receive.sh from the
+ * tarball itself (so the receiver always matches the release) and runs
+ * `receive.sh <tarball> <hash> <keep-releases>`. On success it removes older uploads and keeps this
+ * one, so a rerun after an interrupted `up` still finds it. `"$HOME"` is expanded by the SSH user's
+ * shell before sudo, so it is the home the upload went to.
  */
 export function renderSyncBootstrap(user: string, hash: string, keepReleases: number): string {
-  releaseDir(hash);
   const script = [
     "set -eu",
     `b=${BASE}`,
+    'u="$3/.nhs-release-$1.tar.gz"',
     'mkdir -p "$b/tmp"',
     't=$(mktemp -d "$b/tmp/sync.XXXXXX")',
     'trap "rm -rf \\"\\$t\\"" EXIT',
-    'base64 -d > "$t/release.tar.gz"',
+    'cp "$u" "$t/release.tar.gz"',
     'tar -xzf "$t/release.tar.gz" -C "$t" .nhs/receive.sh',
     'sh "$t/.nhs/receive.sh" "$t/release.tar.gz" "$1" "$2"',
+    'for f in "$3"/.nhs-release-*.tar.gz; do [ "$f" = "$u" ] || rm -f "$f"; done',
   ].join("; ");
-  return `${privilegePrefix(user)}sh -c ${shellQuote(script)} nhs-sync ${shellQuote(hash)} ${shellQuote(String(keepReleases))}`;
+  uploadName(hash);
+  return `${privilegePrefix(user)}sh -c ${shellQuote(script)} nhs-sync ${shellQuote(hash)} ${shellQuote(String(keepReleases))} "$HOME"`;
 }
 
 export interface DeployArgs {

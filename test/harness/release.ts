@@ -1,11 +1,11 @@
 // Release helpers for tests: build a flake release tree carrying the host scripts,
-// pack it deterministically, sync it with the one-line bootstrap (base64 on stdin)
+// pack it deterministically, upload it where ConfigSync's CopyToRemote puts it, sync it with the bootstrap
 // and call the host scripts the way the Pulumi program does.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { packRelease as packEntries, treeEntries } from "../../components/lib/release";
-import { renderHostScript, renderSyncBootstrap } from "../../components/lib/remoteCommand";
+import { renderHostScript, renderSyncBootstrap, uploadName } from "../../components/lib/remoteCommand";
 import type { SimHost, SshOptions } from "./hosts";
 import type { ExecResult } from "./exec";
 
@@ -48,10 +48,17 @@ export async function packRelease(dir: string): Promise<{ tarball: Buffer; hash:
   return packEntries(treeEntries(dir));
 }
 
-/** Sends a release over SSH with the program's own sync bootstrap; resolves to receive's result. */
+/** Puts `tarball` where ConfigSync's CopyToRemote uploads a release named `hash`: ~/<uploadName>. */
+export async function uploadRelease(host: SimHost, tarball: Buffer, hash: string, opts: SshOptions = {}): Promise<void> {
+  const r = await host.ssh(`cat > ${uploadName(hash)}`, { ...opts, input: tarball });
+  if (r.code !== 0) throw new Error(`upload to ${host.name} failed: ${r.stderr}`);
+}
+
+/** Uploads a release, then runs the program's own sync bootstrap; resolves to receive's result. */
 export async function syncRelease(host: SimHost, dir: string, keep = 3, opts: SshOptions = {}): Promise<ExecResult & { hash: string }> {
   const { tarball, hash } = await packRelease(dir);
-  const r = await host.ssh(renderSyncBootstrap(opts.user ?? host.deployUser, hash, keep), { ...opts, input: tarball.toString("base64") });
+  await uploadRelease(host, tarball, hash, opts);
+  const r = await host.ssh(renderSyncBootstrap(opts.user ?? host.deployUser, hash, keep), opts);
   return { ...r, hash };
 }
 

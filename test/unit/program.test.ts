@@ -54,6 +54,7 @@ async function runProgram(servers: unknown[], fleet: unknown, secrets: Record<st
         if (args.type === "command:remote:Command") {
           return { id: `${args.name}-id`, state: { ...args.inputs, stdout: stdoutFor(args.name, args.inputs), stderr: "" } };
         }
+        if (args.type === "command:remote:CopyToRemote") return { id: `${args.name}-id`, state: args.inputs };
         if (args.type === "pulumi-nodejs:dynamic/nixos-home-server:HostProbe") {
           const observed = { system: "/nix/store/old-nixos-system", deployed: "none" };
           return { id: `${args.name}-id`, state: { ...args.inputs, observed, drifted: false } };
@@ -111,18 +112,20 @@ describe("one server", () => {
         "nixos-home-server:index:KeyAuthorization nixos-staging-key-authorization",
         "command:remote:Command nixos-staging-key-authorization-install",
         "command:remote:Command nixos-staging-key-authorization-login-test",
+        "command:remote:CopyToRemote nixos-staging-config-sync-upload",
         "command:remote:Command nixos-staging-config-sync",
         "pulumi-nodejs:dynamic/nixos-home-server:HostProbe nixos-staging-probe",
         "command:remote:Command nixos-staging-rebuild",
         "command:remote:Command nixos-staging-verify",
       ]),
     );
-    expect(registrations.filter((r) => r.type !== "pulumi:pulumi:Stack")).toHaveLength(10);
+    expect(registrations.filter((r) => r.type !== "pulumi:pulumi:Stack")).toHaveLength(11);
     for (const child of ["nixos-staging-deploy-key", "nixos-staging-key-authorization", "nixos-staging-config-sync", "nixos-staging-rebuild", "nixos-staging-verify"]) {
       expect(byName(child).parent).toMatch(/NixosServer::nixos-staging$/);
     }
     expect(deps("nixos-staging-key-authorization-login-test")).toContain("nixos-staging-key-authorization-install");
-    expect(deps("nixos-staging-config-sync")).toContain("nixos-staging-key-authorization-login-test");
+    expect(deps("nixos-staging-config-sync-upload")).toContain("nixos-staging-key-authorization-login-test");
+    expect(deps("nixos-staging-config-sync")).toEqual(expect.arrayContaining(["nixos-staging-key-authorization-login-test", "nixos-staging-config-sync-upload"]));
     expect(byName("nixos-staging-probe").parent).toMatch(/Command::nixos-staging-config-sync$/);
     expect(deps("nixos-staging-probe")).toContain("nixos-staging-config-sync");
     expect(deps("nixos-staging-rebuild")).toContain("nixos-staging-probe");
@@ -138,6 +141,14 @@ describe("one server", () => {
 
     const sync = byName("nixos-staging-config-sync").inputs;
     expect(sync.triggers).toEqual([out.configHash]);
+    // State holds the release's path and hash, never its bytes: no stdin, a FileAsset of <hash>.tar.gz.
+    expect(sync.stdin).toBeUndefined();
+    const upload = byName("nixos-staging-config-sync-upload").inputs;
+    expect(upload.remotePath).toBe(`.nhs-release-${out.configHash}.tar.gz`);
+    const source = upload.source as Record<string, unknown>;
+    expect(source[SECRET_SIG]).toBe("c44067f5952c0a294b673a41bacd8c17"); // the asset signature
+    expect(source.text).toBeUndefined();
+    expect(source.path).toMatch(new RegExp(`/\\.nhs-releases/${out.configHash}\\.tar\\.gz$`));
     // A refresh that finds drift replaces the probe; its id is part of Rebuild's triggers.
     expect(byName("nixos-staging-rebuild").inputs.triggers).toEqual([out.configHash, "nixos-staging-probe-id"]);
     expect(sync.create).toContain(`nhs-sync '${out.configHash}' '3'`);
@@ -188,7 +199,7 @@ describe("three servers", () => {
       const { connection } = r.inputs;
       const text = JSON.stringify(r.inputs, unwrapSecrets);
       for (const f of forbidden) expect(text.includes(f), `${r.name} leaks a secret`).toBe(false);
-      if (r.type === "command:remote:Command") {
+      if (r.type.startsWith("command:remote:")) {
         expect(connection && (connection as Record<string, unknown>)[SECRET_SIG], `${r.name}: connection must be secret`).toBeTruthy();
       }
     }

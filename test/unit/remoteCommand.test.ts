@@ -57,7 +57,7 @@ describe("rendered command lines (exact)", () => {
 
   it("sync bootstrap", () => {
     expect(renderSyncBootstrap("deploy", H, 3)).toBe(
-      `sudo -n sh -c 'set -eu; b=/var/lib/nixos-home-server; mkdir -p "$b/tmp"; t=$(mktemp -d "$b/tmp/sync.XXXXXX"); trap "rm -rf \\"\\$t\\"" EXIT; base64 -d > "$t/release.tar.gz"; tar -xzf "$t/release.tar.gz" -C "$t" .nhs/receive.sh; sh "$t/.nhs/receive.sh" "$t/release.tar.gz" "$1" "$2"' nhs-sync '${H}' '3'`,
+      `sudo -n sh -c 'set -eu; b=/var/lib/nixos-home-server; u="$3/.nhs-release-$1.tar.gz"; mkdir -p "$b/tmp"; t=$(mktemp -d "$b/tmp/sync.XXXXXX"); trap "rm -rf \\"\\$t\\"" EXIT; cp "$u" "$t/release.tar.gz"; tar -xzf "$t/release.tar.gz" -C "$t" .nhs/receive.sh; sh "$t/.nhs/receive.sh" "$t/release.tar.gz" "$1" "$2"; for f in "$3"/.nhs-release-*.tar.gz; do [ "$f" = "$u" ] || rm -f "$f"; done' nhs-sync '${H}' '3' "$HOME"`,
     );
   });
 
