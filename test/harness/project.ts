@@ -28,6 +28,8 @@ export interface ProjectOptions {
     stack?: string;
     parallelism?: number;
     servers?: Record<string, ServerOverrides>;
+    /** Extra environment for every Pulumi process, e.g. PULUMI_BACKEND_URL of an S3 bucket and its credentials. */
+    env?: Record<string, string>;
 }
 
 /** Health checks the simulator can pass: its units, nginx's HTTP, fast retries for tests. */
@@ -89,6 +91,7 @@ export class E2EProject {
             ...pulumiEnv(ROOT),
             PULUMI_BACKEND_URL: `file://${this.stateDir}`,
             PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
+            ...this.opts.env,
         };
     }
 
