@@ -4,9 +4,10 @@
 #   receive.sh TARBALL HASH KEEP_RELEASES
 #
 # It is started by the one-line sync bootstrap, renderSyncBootstrap() in
-# components/lib/remoteCommand.ts: that decodes the base64 of the deterministic
-# release .tar.gz from stdin into a temp dir it removes on exit, unpacks only
-# .nhs/receive.sh, and runs it with HASH = sha256 of the .tar.gz and KEEP = N.
+# components/lib/remoteCommand.ts: ConfigSync uploads the deterministic release
+# .tar.gz to the SSH user's home (CopyToRemote, SFTP); the bootstrap copies it into
+# a temp dir it removes on exit, unpacks only .nhs/receive.sh, and runs it with
+# HASH = sha256 of the .tar.gz and KEEP = N.
 # The tarball's entries are relative paths without a leading "./" (".nhs/receive.sh",
 # "flake.nix", "nixos/...").
 set -eu
