@@ -25,13 +25,15 @@ export interface ConfigSync {
 
 /** Creates `${name}-upload` and `${name}`, both keyed by the release hash: an unchanged tree runs neither. */
 export function createConfigSync(name: string, args: ConfigSyncArgs, opts: pulumi.CustomResourceOptions): ConfigSync {
-  // remotePath changes with the hash, so CopyToRemote's update copies (command's copyController.go Update).
+  // A new release replaces the upload (triggers are replaceOnChanges), so it is copied by Create,
+  // whatever a provider version's Update does; CopyToRemote has no Delete, the bootstrap prunes.
   const upload = new remote.CopyToRemote(
     `${name}-upload`,
     {
       connection: args.connection,
       source: pulumi.output(args.tarballPath).apply((p) => new pulumi.asset.FileAsset(p)),
       remotePath: pulumi.output(args.hash).apply(uploadName),
+      triggers: [args.hash],
     },
     opts,
   );
