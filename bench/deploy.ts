@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { execFileSync, spawnSync } from "node:child_process";
 import { startHosts, SimHost, HOSTS_DIR } from "../test/harness/hosts";
-import { E2EProject, RunResult } from "../test/harness/project";
+import { bytesUnder, E2EProject, RunResult } from "../test/harness/project";
 import { pulumiEnv, pulumiExecutable, repoRoot } from "../scripts/pulumi-env";
 
 const SIZES = (process.env.BENCH_SIZES ?? "1,2,4,8").split(",").map(Number);
@@ -36,15 +36,6 @@ async function up(p: E2EProject): Promise<RunResult> {
 function median(xs: number[]): number {
     const s = [...xs].sort((a, b) => a - b);
     return s[Math.floor(s.length / 2)];
-}
-
-function bytesUnder(dir: string): number {
-    let total = 0;
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-        const p = path.join(dir, e.name);
-        total += e.isDirectory() ? bytesUnder(p) : fs.statSync(p).size;
-    }
-    return total;
 }
 
 /** The old workflow's loop over `hosts`, timed. */

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SimHost, startHosts } from "../harness/hosts";
-import { E2EProject, changed } from "../harness/project";
+import { E2EProject, bytesUnder, changed } from "../harness/project";
 
 /**
  * Upper bound on state growth per server per deploy (file backend, gzip'd, no backups/ copy; see
@@ -17,15 +17,6 @@ const GROWTH_PER_SERVER_PER_DEPLOY = 20 * 1024;
 
 let host: SimHost;
 let project: E2EProject;
-
-function bytesUnder(dir: string): number {
-    let total = 0;
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-        const p = path.join(dir, e.name);
-        total += e.isDirectory() ? bytesUnder(p) : fs.statSync(p).size;
-    }
-    return total;
-}
 
 const LONG = `nixos/services/${"a-very-long-module-name-".repeat(6)}x.nix`;
 

@@ -207,6 +207,16 @@ export class E2EProject {
     }
 }
 
+/** Total bytes of the files under `dir`, e.g. a project's state directory. */
+export function bytesUnder(dir: string): number {
+    let total = 0;
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        total += e.isDirectory() ? bytesUnder(p) : fs.statSync(p).size;
+    }
+    return total;
+}
+
 /** Names of the resources a run changes (any step but same, refresh or read), sorted. */
 export function changed(ops: Ops): string[] {
     const quiet = new Set(["same", "refresh", "read"]);
