@@ -60,6 +60,11 @@ describe("state", () => {
     it(`grows by at most ${GROWTH_PER_SERVER_PER_DEPLOY} bytes per server per deploy`, async () => {
         const before = bytesUnder(project.stateDir);
         project.writeHost(host.name, "", "  # one changed line\n");
+        // preview --diff shows the upload's asset (path and hash), never the release's bytes.
+        const p = await project.preview();
+        expect(p.ok).toBe(true);
+        expect(p.output).toMatch(/config-sync-upload/);
+        expect(p.output).not.toContain("H4sI");
         const r = await project.up();
         expect(r.ok).toBe(true);
         expect(changed(r.ops)).toContain(`${host.name}-config-sync-upload`);
