@@ -1,6 +1,8 @@
 // Stack configuration: schema, safe defaults, and validation that reports every problem at once.
+import { isIP } from "net";
 import { z } from "zod";
 import { MODES, Mode } from "./mode";
+import { placeholderHardwareFiles, placeholderHardwareProblem } from "./lib/hardware";
 import { SHELL_METACHARACTERS } from "./lib/shell";
 import { ed25519KeyProblem } from "./lib/sshKey";
 
@@ -89,6 +91,8 @@ const serverSchema = z
     health: healthSchema.prefault({}),
     /** Seconds the host waits for Verify's confirmation before the watchdog rolls back by itself. */
     confirmTimeoutSeconds: z.number().int().min(30).max(86400).default(600),
+    /** Seconds nixos-rebuild (build and switch) may run on the host before systemd stops it and the host rolls back. */
+    activationTimeoutSeconds: z.number().int().min(30).max(86400).default(1800),
     /** Seconds per SSH dial attempt and the number of failed dials tolerated. */
     perDialTimeoutSeconds: z.number().int().min(1).max(600).default(15),
     dialErrorLimit: z.number().int().min(-1).max(1000).default(10),
@@ -119,8 +123,29 @@ const serverSchema = z
     }
   });
 
+/** An address or CIDR sshd's `from=` accepts; anything else would lock every deploy out. */
+export function cidrProblem(value: string): string | undefined {
+  const [addr, prefix, ...rest] = value.split("/");
+  const family = isIP(addr);
+  const max = family === 4 ? 32 : 128;
+  if (family === 0 || rest.length > 0 || (prefix !== undefined && !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= max))) {
+    return `${JSON.stringify(value)} is not an IPv4 or IPv6 address or CIDR (e.g. 192.168.1.0/24 or fd00::/8)`;
+  }
+  return undefined;
+}
+
 const fleetSchema = z.strictObject({
-  /** Servers deployed at once; each batch waits for the previous batch's Verify. */
+  /**
+   * Source addresses the deploy keys are accepted from (authorized_keys `from=`); empty = anywhere.
+   * Include every place `pulumi up` runs (your LAN, the CI runner's address).
+   */
+  deployFrom: z
+    .array(z.string().superRefine((v, ctx) => {
+      const p = cidrProblem(v);
+      if (p) ctx.addIssue({ code: "custom", message: `${p}; sshd would refuse the deploy key from everywhere` });
+    }))
+    .default([]),
+  /** Servers deployed at once; a server starts when an earlier one settled (verified, failed or skipped). */
   parallelism: z.number().int().min(1).max(64).default(1),
   /** Releases kept in /var/lib/nixos-home-server/releases (current and previous are always kept). */
   keepReleases: z.number().int().min(2).max(100).default(3),
@@ -128,7 +153,15 @@ const fleetSchema = z.strictObject({
   keepGenerations: z.number().int().min(2).max(1000).default(10),
 });
 
+/** Staged promotion: this stack deploys only what stack `from` verified (read through a StackReference). */
+const promotionSchema = z.strictObject({
+  from: z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+){0,2}$/, { error: "must be a stack name such as \"staging\" (or org/project/stack)" }),
+  /** Emergencies only: deploy anyway; the reason is recorded in the stack outputs. */
+  override: z.string().min(1).max(500).refine((r) => !/[\r\n]/.test(r), { error: "must be one line" }).optional(),
+});
+
 export type HealthConfig = z.output<typeof healthSchema>;
+export type PromotionConfig = z.output<typeof promotionSchema>;
 export type ServerConfig = z.output<typeof serverSchema>;
 export type FleetConfig = z.output<typeof fleetSchema>;
 export type BootstrapConfig = ServerConfig["bootstrap"];
@@ -146,6 +179,9 @@ export function worstCaseVerifySeconds(h: HealthConfig): number {
 export interface StackConfig {
   servers: ServerConfig[];
   fleet: FleetConfig;
+  /** Problems that do not stop the run (reported with pulumi.log.warn). */
+  warnings: string[];
+  promotion?: PromotionConfig;
 }
 
 export interface ValidationContext {
@@ -153,6 +189,8 @@ export interface ValidationContext {
   hostDirectories: readonly string[];
   /** Full names ("project:key") of config keys set in the stack, to check secret references. */
   configKeys?: ReadonlySet<string>;
+  /** Per host directory name, its .nix files (repo-relative path -> text), to refuse placeholder hardware. */
+  hostNixFiles?: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
 export class ConfigError extends Error {
@@ -185,14 +223,21 @@ export function fullConfigKey(secretKey: string): string {
  * Validates `servers` and `fleet` as read from stack config. Throws one ConfigError listing every
  * problem as `servers[1] "nixos-prod": host: ...`, so the user fixes them all in one go.
  */
-export function parseStackConfig(raw: { servers: unknown; fleet: unknown }, context: ValidationContext): StackConfig {
+export function parseStackConfig(raw: { servers: unknown; fleet: unknown; promotion?: unknown }, context: ValidationContext): StackConfig {
   const problems: string[] = [];
+  const warnings: string[] = [];
   let servers: ServerConfig[] = [];
   let fleet: FleetConfig | undefined;
 
   const fleetResult = fleetSchema.safeParse(raw.fleet ?? {});
   if (fleetResult.success) fleet = fleetResult.data;
   else for (const i of fleetResult.error.issues) problems.push(`fleet: ${i.path.length ? `${pathText(i.path)}: ` : ""}${issueText(i)}`);
+  let promotion: PromotionConfig | undefined;
+  if (raw.promotion !== undefined) {
+    const r = promotionSchema.safeParse(raw.promotion);
+    if (r.success) promotion = r.data;
+    else for (const i of r.error.issues) problems.push(`promotion: ${i.path.length ? `${pathText(i.path)}: ` : ""}${issueText(i)}`);
+  }
 
   if (!Array.isArray(raw.servers) || raw.servers.length === 0) {
     problems.push(`servers: must be a non-empty list; set \`${PROJECT}:servers\` in Pulumi.<stack>.yaml`);
@@ -203,10 +248,15 @@ export function parseStackConfig(raw: { servers: unknown; fleet: unknown }, cont
     };
     raw.servers.forEach((entry, i) => {
       const r = serverSchema.safeParse(entry);
+      // Also for an otherwise invalid entry, so a new user learns every per-host value to fill in at once.
+      const name = (entry as { name?: unknown } | null)?.name;
+      const hardware = typeof name === "string" ? placeholderHardwareFiles(context.hostNixFiles?.[name] ?? {}).map((f) => `${label(i)}: ${placeholderHardwareProblem(name, f)}`) : [];
       if (!r.success) {
         for (const issue of r.error.issues) problems.push(`${label(i)}: ${issue.path.length ? `${pathText(issue.path)}: ` : ""}${issueText(issue)}`);
+        problems.push(...hardware);
         return;
       }
+      problems.push(...hardware);
       const s = r.data;
       servers.push(s);
       if (!context.hostDirectories.includes(s.name)) {
@@ -217,9 +267,11 @@ export function parseStackConfig(raw: { servers: unknown; fleet: unknown }, cont
           ["bootstrap.password.secretKey", (s.bootstrap.password as { secretKey?: string } | undefined)?.secretKey],
           ["bootstrap.keyFile.passphrase.secretKey", s.bootstrap.keyFile?.passphrase?.secretKey],
         ];
+        // A bootstrap secret is needed only until the deploy key is in, and CI may not have it:
+        // a warning, and only a first install without it fails.
         for (const [field, key] of refs) {
           if (key !== undefined && !context.configKeys.has(fullConfigKey(key))) {
-            problems.push(`${label(i)}: ${field}: config key "${fullConfigKey(key)}" is not set; run \`pulumi config set --secret ${key} <value>\``);
+            warnings.push(`${label(i)}: ${field}: config key "${fullConfigKey(key)}" is not set; fine once this stack's deploy key is on the host, but a first install fails without it (\`pulumi config set --secret ${key} <value>\`)`);
           }
         }
       }
@@ -246,17 +298,10 @@ export function parseStackConfig(raw: { servers: unknown; fleet: unknown }, cont
   if (problems.length > 0 || !fleet) throw new ConfigError(problems);
   // Narrow the placeholder type of bootstrap.password to the reference it was checked to be.
   servers = servers.map((s) => ({ ...s, bootstrap: { ...s.bootstrap } }));
-  return { servers, fleet };
+  return { servers, fleet, warnings, promotion };
 }
 
 /** The password reference of a validated bootstrap, if any. */
 export function bootstrapPasswordKey(b: BootstrapConfig): string | undefined {
   return (b.password as { secretKey: string } | undefined)?.secretKey;
-}
-
-/** Splits servers into deployment batches of `parallelism`, in stack order. */
-export function batches<T>(servers: readonly T[], parallelism: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < servers.length; i += parallelism) out.push(servers.slice(i, i + parallelism));
-  return out;
 }

@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
 import { renderSyncBootstrap, uploadName } from "./lib/remoteCommand";
 import { parseResultLine } from "./lib/result";
+import { createdOnly } from "./lib/created";
 
 export interface ConfigSyncArgs {
   connection: types.input.remote.ConnectionArgs;
@@ -41,7 +42,7 @@ export function createConfigSync(name: string, args: ConfigSyncArgs, opts: pulum
     name,
     {
       connection: args.connection,
-      create: pulumi.output(args.hash).apply((h) => renderSyncBootstrap(args.user, h, args.keepReleases)),
+      create: pulumi.output(args.hash).apply((h) => renderSyncBootstrap(h, args.keepReleases)),
       triggers: [args.hash],
       addPreviousOutputInEnv: false,
     },
@@ -57,7 +58,7 @@ function toArray(d: pulumi.CustomResourceOptions["dependsOn"]): pulumi.Input<pul
 
 /** The release directory the host reports, checked against the hash we sent. */
 export function syncedRelease(cmd: remote.Command, host: string, hash: pulumi.Input<string>): pulumi.Output<string> {
-  return pulumi.all([cmd.stdout, hash]).apply(([stdout, h]) => {
+  return pulumi.all([createdOnly(cmd.stdout), hash]).apply(([stdout, h]) => {
     const f = parseResultLine(stdout, { step: "sync", host, required: ["status", "release", "hash"] });
     if (f.hash !== h) throw new Error(`sync on ${host}: host reports release ${f.hash}, expected ${h}`);
     return f.release;

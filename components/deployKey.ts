@@ -2,35 +2,60 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { authorizedKeyLine, openSshKeyPairFromSeed } from "./lib/sshKey";
+import { createdOnly } from "./lib/created";
 
 export interface DeployKeyArgs {
-  /** Comment ending the public key line; KeyAuthorization uses it to find an older key to replace. */
+  /** Comment ending the public key line: the stack's marker, nhs-deploy@<stack>/<server>. */
   comment: string;
   /** Bump to rotate: a new value replaces the random bytes and so the key. */
   rotation: number;
+  /** deployFrom: the source addresses the key is accepted from (authorized_keys `from=`). */
+  from: readonly string[];
+}
+
+/** The keepers of the two seeds: the newest odd and the newest even rotation up to `rotation`. */
+export function seedRotations(rotation: number): { odd: number; even: number } {
+  return rotation % 2 === 1 ? { odd: rotation, even: rotation - 1 } : { odd: rotation - 1, even: rotation };
 }
 
 export class DeployKey extends pulumi.ComponentResource {
   /** OpenSSH private key (secret). */
   readonly privateKey: pulumi.Output<string>;
-  /** "ssh-ed25519 AAAA... comment": public, so it is shown in plain text. */
+  /** The key of the rotation before this one (secret): a rotation authorizes the new key with it. */
+  readonly previousPrivateKey: pulumi.Output<string>;
+  /** "ssh-ed25519 AAAA... marker": public, so it is shown in plain text. */
   readonly publicKey: pulumi.Output<string>;
-  /** The authorized_keys line with the deploy key's restrictions. */
+  readonly previousPublicKey: pulumi.Output<string>;
+  /** The authorized_keys line with the deploy key's restrictions and forced command. */
   readonly authorizedKey: pulumi.Output<string>;
+  readonly previousAuthorizedKey: pulumi.Output<string>;
 
   constructor(name: string, args: DeployKeyArgs, opts?: pulumi.ComponentResourceOptions) {
     super("nixos-home-server:index:DeployKey", name, {}, opts);
-    const seed = new random.RandomBytes(
-      `${name}-seed`,
-      { length: 32, keepers: { rotation: String(args.rotation) } },
-      { parent: this, additionalSecretOutputs: ["base64", "hex"] },
-    );
-    const pair = seed.base64.apply((b64) => openSshKeyPairFromSeed(Buffer.from(b64, "base64"), args.comment));
-    this.privateKey = pulumi.secret(pair.apply((p) => p.privateKey));
+    // Two seeds, one for odd and one for even rotations: a bump replaces only the other one, so the
+    // current key is still known and can authorize its successor after password logins are off.
+    const r = seedRotations(args.rotation);
+    const seed = (suffix: string, rotation: number) =>
+      new random.RandomBytes(
+        `${name}-${suffix}`,
+        { length: 32, keepers: { rotation: String(rotation) } },
+        { parent: this, additionalSecretOutputs: ["base64", "hex"] },
+      );
+    const odd = seed("seed", r.odd);
+    const even = seed("seed-even", r.even);
+    const [current, previous] = args.rotation % 2 === 1 ? [odd, even] : [even, odd];
+    // createdOnly: a targeted run that leaves out a server never created has no bytes for it.
+    const pair = (s: random.RandomBytes) => createdOnly(s.base64).apply((b64) => openSshKeyPairFromSeed(Buffer.from(b64, "base64"), args.comment));
+    const now = pair(current);
+    const before = pair(previous);
+    this.privateKey = pulumi.secret(now.apply((p) => p.privateKey));
+    this.previousPrivateKey = pulumi.secret(before.apply((p) => p.privateKey));
     // The public half is derived from the secret seed, so Pulumi taints it secret; it is public by
     // nature and must appear in command text and in the NixOS config, so it is unsecreted on purpose.
-    this.publicKey = pulumi.unsecret(pair.apply((p) => p.publicKey));
-    this.authorizedKey = this.publicKey.apply(authorizedKeyLine);
+    this.publicKey = pulumi.unsecret(now.apply((p) => p.publicKey));
+    this.previousPublicKey = pulumi.unsecret(before.apply((p) => p.publicKey));
+    this.authorizedKey = this.publicKey.apply((k) => authorizedKeyLine(k, args.from));
+    this.previousAuthorizedKey = this.previousPublicKey.apply((k) => authorizedKeyLine(k, args.from));
     this.registerOutputs({ publicKey: this.publicKey, authorizedKey: this.authorizedKey });
   }
 }

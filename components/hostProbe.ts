@@ -1,5 +1,7 @@
 // HostProbe: what a server really runs, read over SSH on `pulumi refresh`, so drift shows in preview.
 import * as pulumi from "@pulumi/pulumi";
+import { parseResultLine } from "./lib/result";
+import { BASE } from "./lib/remoteCommand";
 
 /** How the probe reaches the host: the deploy key and the pinned host key, nothing else. */
 export interface ProbeTarget {
@@ -27,7 +29,8 @@ interface ProbeState extends ProbeTarget {
     drifted: boolean;
 }
 
-const statusScript = "/var/lib/nixos-home-server/current/.nhs/status.sh";
+/** The dispatcher's status verb (the deploy key's forced command runs the dispatcher anyway). */
+const statusRequest = `${BASE}/dispatch status`;
 
 /** The ssh argument vector for one command, host key pinned and no interactive fallback. */
 export function sshArgs(t: Pick<ProbeTarget, "host" | "port" | "user">, keyFile: string, knownHostsFile: string, command: string): string[] {
@@ -55,28 +58,15 @@ export function knownHostsLine(host: string, port: number, hostKey: string): str
     return `${name} ${hostKey.trim().split(/\s+/).slice(0, 2).join(" ")}\n`;
 }
 
-/** The status command: through sudo unless the SSH user is root. */
-export function statusCommand(user: string): string {
-    return user === "root" ? `sh ${statusScript}` : `sudo -n sh ${statusScript}`;
+/** The status request, the same for every user: the dispatcher takes sudo itself. */
+export function statusCommand(): string {
+    return statusRequest;
 }
 
-/** Parses `status.sh`'s result line; a missing key is an error naming the key and the server. */
+/** Parses `status.sh`'s result line (the one parser, lib/result.ts); a missing key names the key and the server. */
 export function parseObservation(name: string, stdout: string): HostObservation {
-    const line = stdout.split("\n").find((l) => l.startsWith("nhs-result "));
-    if (!line) {
-        throw new Error(`server "${name}": status.sh printed no nhs-result line`);
-    }
-    const fields = new Map<string, string>();
-    for (const word of line.slice("nhs-result ".length).split(" ")) {
-        const eq = word.indexOf("=");
-        if (eq > 0) fields.set(word.slice(0, eq), word.slice(eq + 1));
-    }
-    const get = (key: string): string => {
-        const v = fields.get(key);
-        if (v === undefined) throw new Error(`server "${name}": status.sh result has no "${key}"`);
-        return v;
-    };
-    return { system: get("store"), deployed: get("deployed") };
+    const f = parseResultLine(stdout, { step: "status.sh", host: `server "${name}"`, required: ["store", "deployed"] });
+    return { system: f.store, deployed: f.deployed };
 }
 
 /** Drift: the host runs a system, and it is not the one this tool last confirmed there. */
@@ -97,7 +87,7 @@ async function observe(name: string, t: ProbeTarget): Promise<HostObservation> {
         fs.writeFileSync(keyFile, t.privateKey.endsWith("\n") ? t.privateKey : `${t.privateKey}\n`, { mode: 0o600 });
         fs.writeFileSync(knownHosts, knownHostsLine(t.host, t.port, t.hostKey), { mode: 0o600 });
         const stdout = await new Promise<string>((resolve, reject) => {
-            execFile("ssh", sshArgs(t, keyFile, knownHosts, statusCommand(t.user)), { timeout: 60_000 }, (err, out, errOut) => {
+            execFile("ssh", sshArgs(t, keyFile, knownHosts, statusCommand()), { timeout: 60_000 }, (err, out, errOut) => {
                 if (err) {
                     reject(new Error(`server "${name}": could not read its status over SSH (${t.user}@${t.host}:${t.port}): ${String(errOut).trim() || err.message}`));
                 } else {

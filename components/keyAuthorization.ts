@@ -1,49 +1,84 @@
-// KeyAuthorization: the ssh-copy-id step, with bootstrap credentials, then a passwordless login test.
+// KeyAuthorization: the ssh-copy-id step, once, with bootstrap credentials; rotations over the current key.
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
-import { renderInstallKey, renderLoginTest } from "./lib/remoteCommand";
+import { renderAuthorize, renderInstallKey } from "./lib/remoteCommand";
 
 export interface KeyAuthorizationArgs {
-  /** Bootstrap connection (agent, key file or password). */
+  /** Bootstrap connection (agent, key file or password); used only by the first install. */
   bootstrap: types.input.remote.ConnectionArgs;
-  /** Deploy key connection, used for the login test. */
+  /** The current deploy key's connection: the login test. */
   deploy: types.input.remote.ConnectionArgs;
+  /** The previous rotation's key connection: authorizes the current key when it rotated. */
+  previous: types.input.remote.ConnectionArgs;
   user: string;
+  rotation: number;
   authorizedKey: pulumi.Input<string>;
-  /** Comment that marks our key line in authorized_keys. */
+  previousAuthorizedKey: pulumi.Input<string>;
+  publicKey: pulumi.Input<string>;
+  from: readonly string[];
+  /** This stack's marker, nhs-deploy@<stack>/<server>: the comment ending our key line. */
   marker: string;
-  /** Resources that must finish first (the previous deployment batch). */
-  dependsOn?: pulumi.Resource[];
+}
+
+/** components/host/dispatch.sh, the deploy key's forced command, as the bootstrap installs it. */
+function dispatcherSource(): string {
+  return fs.readFileSync(path.join(__dirname, "host", "dispatch.sh"), "utf8");
 }
 
 export class KeyAuthorization extends pulumi.ComponentResource {
   readonly install: remote.Command;
+  readonly rotate?: remote.Command;
   readonly loginTest: remote.Command;
 
   constructor(name: string, args: KeyAuthorizationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("nixos-home-server:index:KeyAuthorization", name, {}, opts);
-    // No `delete`: the host keeps the key when the stack forgets it. A delete would also run after a
-    // create-before-replace of this same line and remove the key just installed. Rotation removes the
-    // old line instead (see renderInstallKey's marker).
+    // The only step that uses the bootstrap credentials, and only when it is created: the dispatcher
+    // and this stack's key line go in. Afterwards the deploy key does everything, rotations included
+    // (below), so later changes to this step's inputs are ignored: a bootstrap password changed or
+    // gone (CI), a key file that is not on this machine, password logins turned off, a rotated key.
+    // No `delete`: the host keeps the key when the stack forgets it.
+    const lines = pulumi
+      .all([args.previousAuthorizedKey, args.authorizedKey])
+      .apply(([prev, cur]) => (args.rotation > 1 ? [prev, cur] : [cur]));
     this.install = new remote.Command(
       `${name}-install`,
       {
         connection: args.bootstrap,
-        create: pulumi.output(args.authorizedKey).apply((line) => renderInstallKey(line, args.marker)),
+        create: lines.apply((l) => renderInstallKey(args.user, l, args.marker)),
+        stdin: dispatcherSource(),
         addPreviousOutputInEnv: false, // sent with SSH setenv; sshd without AcceptEnv would refuse
       },
-      // Bootstrap credentials may stop working once NixOS disables passwords; changing them must not rerun this.
-      { parent: this, dependsOn: args.dependsOn, ignoreChanges: ["connection"] },
+      { parent: this, ignoreChanges: ["connection", "create", "stdin"] },
     );
+    // A rotation: the previous key (still installed) asks the dispatcher to swap in the current one.
+    // A first install at rotation N > 1 put both lines in, so this works on a new host too.
+    if (args.rotation > 1) {
+      this.rotate = new remote.Command(
+        `${name}-rotate`,
+        {
+          connection: args.previous,
+          create: pulumi.output(args.publicKey).apply((k) => renderAuthorize(k, args.from)),
+          triggers: [args.publicKey],
+          addPreviousOutputInEnv: false,
+        },
+        // A changed deployFrom alone is the login test's job: the previous key is gone by then.
+        { parent: this, dependsOn: [this.install], ignoreChanges: ["create"] },
+      );
+    }
+    // Over the current key: the host rewrites this stack's line (so a changed deployFrom reaches
+    // ~/.ssh/authorized_keys, which sshd reads before the NixOS-declared keys) and checks that the
+    // dispatcher's root half runs through sudo.
     this.loginTest = new remote.Command(
       `${name}-login-test`,
       {
         connection: args.deploy,
-        create: renderLoginTest(args.user),
+        create: pulumi.output(args.publicKey).apply((k) => renderAuthorize(k, args.from)),
         addPreviousOutputInEnv: false,
-        triggers: [this.install.create],
+        triggers: [args.authorizedKey],
       },
-      { parent: this, dependsOn: [this.install] },
+      { parent: this, dependsOn: [this.install, ...(this.rotate ? [this.rotate] : [])] },
     );
     this.registerOutputs({});
   }

@@ -11,6 +11,7 @@ import { createVerify, verifyResult } from "./verify";
 import { HostProbe } from "./hostProbe";
 import * as path from "path";
 import { ReleaseError, SourceTree, packRelease, readSourceTree, releaseEntries, writeReleaseFile } from "./lib/release";
+import { deployKeyMarker } from "./lib/sshKey";
 
 export interface NixosServerArgs {
   /** The validated server entry from stack config. */
@@ -20,8 +21,6 @@ export interface NixosServerArgs {
   credentials: BootstrapCredentials;
   /** Project root holding flake.nix and nixos/. */
   root: string;
-  /** Resources that must finish before this server starts changing (the previous batch's Verify). */
-  dependsOn?: pulumi.Resource[];
 }
 
 export class NixosServer extends pulumi.ComponentResource {
@@ -57,7 +56,11 @@ export class NixosServer extends pulumi.ComponentResource {
       dialErrorLimit: s.dialErrorLimit,
     };
 
-    this.deployKey = new DeployKey(`${name}-deploy-key`, { comment: `nhs-deploy@${s.name}`, rotation: s.deployKeyRotation }, { parent: this });
+    // Each stack's key has its own marker, so two stacks on one host keep both keys and meet only at
+    // the host's deploy lock.
+    const marker = deployKeyMarker(pulumi.getStack(), s.name);
+    const from = args.fleet.deployFrom;
+    this.deployKey = new DeployKey(`${name}-deploy-key`, { comment: marker, rotation: s.deployKeyRotation, from }, { parent: this });
     const deployConn = deployConnection(endpoint, this.deployKey.privateKey);
 
     this.keyAuthorization = new KeyAuthorization(
@@ -65,10 +68,14 @@ export class NixosServer extends pulumi.ComponentResource {
       {
         bootstrap: bootstrapConnection(endpoint, args.credentials),
         deploy: deployConn,
+        previous: deployConnection(endpoint, this.deployKey.previousPrivateKey),
         user: s.user,
+        rotation: s.deployKeyRotation,
         authorizedKey: this.deployKey.authorizedKey,
-        marker: `nhs-deploy@${s.name}`,
-        dependsOn: args.dependsOn,
+        previousAuthorizedKey: this.deployKey.previousAuthorizedKey,
+        publicKey: this.deployKey.publicKey,
+        from,
+        marker,
       },
       { parent: this },
     );
@@ -90,7 +97,7 @@ export class NixosServer extends pulumi.ComponentResource {
         tarballPath: releaseFile.apply((r) => r.path),
         keepReleases: args.fleet.keepReleases,
       },
-      { parent: this, dependsOn: [this.keyAuthorization.loginTest, ...(args.dependsOn ?? [])] },
+      { parent: this, dependsOn: [this.keyAuthorization.loginTest] },
     );
     this.upload = sync.upload;
     this.configSync = sync.receive;
@@ -116,6 +123,7 @@ export class NixosServer extends pulumi.ComponentResource {
           hash: h,
           mode: s.mode,
           confirmTimeoutSeconds: s.confirmTimeoutSeconds,
+          activationTimeoutSeconds: s.activationTimeoutSeconds,
           keepGenerations: args.fleet.keepGenerations,
           minFreeMb: s.health.minFreeMb,
         })),

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
 import { DeployArgs, renderDeploy } from "./lib/remoteCommand";
 import { DeployResult, parseDeployResult } from "./lib/result";
+import { createdOnly } from "./lib/created";
 
 export interface RebuildArgs {
   connection: types.input.remote.ConnectionArgs;
@@ -19,7 +20,7 @@ export function createRebuild(name: string, args: RebuildArgs, opts: pulumi.Cust
     name,
     {
       connection: args.connection,
-      create: deploy.apply((d) => renderDeploy(args.user, d)),
+      create: deploy.apply((d) => renderDeploy(d)),
       // A new release always redeploys, even if nothing else in the command changed.
       triggers: [deploy.apply((d) => d.hash), args.redeployToken],
       addPreviousOutputInEnv: false,
@@ -29,5 +30,5 @@ export function createRebuild(name: string, args: RebuildArgs, opts: pulumi.Cust
 }
 
 export function deployResult(cmd: remote.Command, host: string): pulumi.Output<DeployResult> {
-  return cmd.stdout.apply((s) => parseDeployResult(s, host));
+  return createdOnly(cmd.stdout).apply((s) => parseDeployResult(s, host));
 }

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
 import { VerifyArgs, renderVerify } from "./lib/remoteCommand";
 import { VerifyResult, parseVerifyResult } from "./lib/result";
+import { createdOnly } from "./lib/created";
 
 export interface VerifyCommandArgs {
   connection: types.input.remote.ConnectionArgs;
@@ -19,7 +20,7 @@ export function createVerify(name: string, args: VerifyCommandArgs, opts: pulumi
     {
       // Each remote.Command dials its own SSH connection, so this proves the new config still lets us in.
       connection: args.connection,
-      create: pulumi.output(args.verify).apply((v) => renderVerify(args.user, v)),
+      create: pulumi.output(args.verify).apply((v) => renderVerify(v)),
       triggers: [args.rebuildResult],
       addPreviousOutputInEnv: false,
       // Custom check commands may print anything on stderr; keep only the result line in the logs.
@@ -30,5 +31,5 @@ export function createVerify(name: string, args: VerifyCommandArgs, opts: pulumi
 }
 
 export function verifyResult(cmd: remote.Command, host: string): pulumi.Output<VerifyResult> {
-  return cmd.stdout.apply((s) => parseVerifyResult(s, host));
+  return createdOnly(cmd.stdout).apply((s) => parseVerifyResult(s, host));
 }

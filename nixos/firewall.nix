@@ -1,15 +1,6 @@
-# Firewall: SSH, HTTP(S), RDP and SMB.
+# Firewall: on, and closed by default. Each module opens only its own ports (ssh.nix,
+# services/*.nix, monitoring.nix), so a host without xrdp never opens 3389.
 { ... }:
 {
-  networking.firewall = {
-    enable = true;
-    allowedTCPPorts = [
-      22 # ssh
-      80 # http
-      443 # https
-      3389 # xrdp
-      139 # netbios-ssn (samba)
-      445 # microsoft-ds (samba)
-    ];
-  };
+  networking.firewall.enable = true;
 }

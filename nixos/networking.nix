@@ -1,4 +1,5 @@
-# Networking: host name, static IPv4 (or DHCP when no address is given), NetworkManager.
+# Networking: host name, one wired interface with a static IPv4 address (or DHCP when no address
+# is given). Scripted networking, no NetworkManager: a server has one interface to configure.
 { config, lib, ... }:
 let
   cfg = config.homeServer.network;
@@ -7,14 +8,22 @@ in
   options.homeServer.network = {
     interface = lib.mkOption {
       type = lib.types.str;
-      default = "eth0";
-      description = "Interface that gets the static address.";
+      # Required, per host: there is no safe guess. Current machines use predictable names (enp1s0,
+      # ens3, end0 on a Raspberry Pi), and a wrong name leaves the server without its address.
+      default = throw ''
+        homeServer.network.interface is not set for host "${config.networking.hostName}".
+        Run `ip link` on the server and set the name of its wired interface (for example "enp1s0")
+        in nixos/hosts/${config.networking.hostName}/default.nix:
+          homeServer.network.interface = "enp1s0";'';
+      defaultText = lib.literalMD "none: every host must set it (`ip link` on the server lists the names)";
+      example = "enp1s0";
+      description = "Name of the wired interface that gets the address (see `ip link` on the server).";
     };
     address = lib.mkOption {
       type = lib.types.nullOr lib.types.str;
       default = null;
       example = "192.168.1.10";
-      description = "Static IPv4 address; null keeps DHCP.";
+      description = "Static IPv4 address; null keeps DHCP on the interface.";
     };
     prefixLength = lib.mkOption {
       type = lib.types.int;
@@ -33,15 +42,16 @@ in
 
   config = lib.mkMerge [
     {
-      networking.networkmanager.enable = true;
+      # Only the named interface is configured; nixos-generate-config's hardware file turns DHCP on
+      # for every interface with mkDefault, which this overrides.
+      networking.useDHCP = false;
+      networking.interfaces.${cfg.interface}.useDHCP = cfg.address == null;
       networking.nameservers = cfg.nameservers;
     }
     (lib.mkIf (cfg.address != null) {
       networking.interfaces.${cfg.interface}.ipv4.addresses = [
         { address = cfg.address; prefixLength = cfg.prefixLength; }
       ];
-      # NetworkManager leaves the statically configured interface to the NixOS scripts.
-      networking.networkmanager.unmanaged = [ cfg.interface ];
     })
     (lib.mkIf (cfg.gateway != null) {
       networking.defaultGateway = { address = cfg.gateway; interface = cfg.interface; };

@@ -13,7 +13,7 @@ in
   config = {
     services.openssh = {
       enable = true;
-      openFirewall = false; # firewall.nix opens 22
+      openFirewall = true; # opens services.openssh.ports (22)
       settings = {
         PasswordAuthentication = cfg.allowPasswordBootstrap;
         KbdInteractiveAuthentication = false;

@@ -2,10 +2,13 @@
 # Host-side deploy: lock, record the current generation, arm the watchdog, run
 # nixos-rebuild detached from SSH, and roll back at once if activation fails.
 #   deploy.sh --name NAME --release DIR --mode switch|boot|test|dry-activate
-#             --confirm-timeout SEC [--keep-generations N] [--min-free-mb N]
+#             --confirm-timeout SEC [--activation-timeout SEC] [--keep-generations N]
+#             [--min-free-mb N]
 # Modes: switch = activate now and make it the boot default; boot = boot default
 # only, takes effect at next boot; test = activate now, not the boot default;
 # dry-activate = build and show what would change, change nothing.
+# --activation-timeout (default 1800): systemd stops a nixos-rebuild (build and
+# switch) that runs longer, and the host rolls back to where it was.
 set -eu
 SCRIPT=deploy
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -18,6 +21,7 @@ mode=""
 timeout=""
 keep=0
 min_free=512
+act=$ACT_TIMEOUT_DEFAULT
 while [ "$#" -gt 0 ]; do
   [ "$#" -ge 2 ] || usage_error "$1 needs a value"
   case "$1" in
@@ -25,6 +29,7 @@ while [ "$#" -gt 0 ]; do
     --release) release=$2 ;;
     --mode) mode=$2 ;;
     --confirm-timeout) timeout=$2 ;;
+    --activation-timeout) act=$2 ;;
     --keep-generations) keep=$2 ;;
     --min-free-mb) min_free=$2 ;;
     *) usage_error "unknown argument '$1'" ;;
@@ -40,6 +45,8 @@ case "$mode" in
 esac
 need_int --confirm-timeout "$timeout"
 [ "$timeout" -gt 0 ] || usage_error "--confirm-timeout must be at least 1 second"
+need_int --activation-timeout "$act"
+[ "$act" -gt 0 ] || usage_error "--activation-timeout must be at least 1 second"
 need_int --keep-generations "$keep"
 need_int --min-free-mb "$min_free"
 [ -n "$release" ] || usage_error "--release DIR is required"
@@ -50,7 +57,8 @@ release=$(cd "$release" && pwd -P)
 
 trap 'lock_release' EXIT
 step "lock"
-lock_acquire 0
+# Held through at most two bounded switches (activation, rollback) and bookkeeping.
+lock_acquire 0 "$((2 * act + 120))"
 stale=${STALE_LOCK:-}
 
 if [ -f "$PENDING" ]; then
@@ -79,13 +87,20 @@ start=$(date +%s)
 printf 'nhs-start=%s\n' "$start" >>"$DEPLOY_LOG"
 printf '%s deploy %s mode=%s release=%s from generation %s\n' "$(date -u +%FT%TZ)" "$name" "$mode" "$release" "$g0" >>"$DEPLOY_LOG"
 
+rebuild=$(command -v nixos-rebuild) || precondition "nixos-rebuild is not in PATH ($PATH)"
+# A unique id for this deploy: its watchdog acts only while this deploy is pending.
+id=$(cat /proc/sys/kernel/random/uuid)
 activate() {
-  systemctl reset-failed "$ACTIVATE.service" >/dev/null 2>&1 || true
-  # Detached from this SSH session (nixpkgs#39118): a dropped connection or an sshd
-  # restart during the switch must not kill the activation.
-  systemd-run --unit "$ACTIVATE" --wait --collect \
-    -p "StandardOutput=append:$DEPLOY_LOG" -p "StandardError=append:$DEPLOY_LOG" \
-    nixos-rebuild "$mode" --flake "$release#$name" >&2
+  t_act=$(date +%s)
+  run_unit "$act" "$rebuild" "$mode" --flake "$release#$name"
+}
+# why_failed RC: one line on how the activation ended, for the report.
+why_failed() {
+  if [ "$(($(date +%s) - t_act))" -ge "$act" ]; then
+    printf 'did not finish within %ss (--activation-timeout); systemd stopped it' "$act"
+  else
+    printf 'failed (exit %s)' "$1"
+  fi
 }
 
 if [ "$mode" = dry-activate ]; then
@@ -93,39 +108,42 @@ if [ "$mode" = dry-activate ]; then
   rc=0
   activate || rc=$?
   if [ "$rc" != 0 ]; then
-    finish 1 "status=failed name=$name mode=$mode previous=$g0 generation=$g0 failed=dry-activate report=dry-activate of $name failed (exit $rc); nothing changed; log: $(tail -n 3 "$DEPLOY_LOG" | oneline)"
+    finish 1 "status=failed name=$name mode=$mode previous=$g0 generation=$g0 failed=dry-activate report=dry-activate of $name $(why_failed "$rc"); nothing changed; log: $(tail -n 3 "$DEPLOY_LOG" | oneline)"
   fi
   finish 0 "status=ok name=$name mode=$mode previous=$g0 generation=$g0 store=$s0 duration=$(($(date +%s) - start)) at=$(date -u +%Y-%m-%dT%H:%M:%SZ) watchdog=none"
 fi
 
 step "watchdog"
-write_pending "state=activating" "name=$name" "mode=$mode" "previous=$g0" "previous_store=$s0" \
-  "release=$release" "since=$start" "timeout=$timeout"
-watchdog_arm "$timeout" "$g0"
+write_pending "state=activating" "id=$id" "name=$name" "mode=$mode" "previous=$g0" "previous_store=$s0" \
+  "release=$release" "since=$start" "timeout=$timeout" "activation_timeout=$act"
+watchdog_arm "$timeout" "$g0" "$id"
 
 step "activate ($mode)"
 rc=0
 activate || rc=$?
 g1=$(current_generation)
 if [ "$rc" != 0 ]; then
+  how=$(why_failed "$rc")
+  failed=activation
+  case "$how" in did*) failed=activation-timeout ;; esac
   why=$(tail -n 3 "$DEPLOY_LOG" | oneline)
-  log "activation failed (exit $rc): $why"
+  log "activation $how: $why"
   step "rollback to $g0"
   if ! restore "$g0" "$mode"; then
     log "ROLLBACK FAILED: host $name is NOT on generation $g0; the watchdog stays armed; a human must look at it"
-    finish 4 "status=rollback-failed name=$name mode=$mode previous=$g0 generation=$(current_generation) failed=activation report=ROLLBACK FAILED: activation of generation $g1 failed (exit $rc) and rolling back to $g0 failed too; host needs a human"
+    finish 4 "status=rollback-failed name=$name mode=$mode previous=$g0 generation=$(current_generation) failed=$failed report=ROLLBACK FAILED: activation of generation $g1 $how and rolling back to $g0 failed too; host needs a human"
   fi
   watchdog_disarm
   rm -f "$PENDING"
-  finish 1 "status=rolled-back name=$name mode=$mode previous=$g0 generation=$g0 failed=activation duration=$(($(date +%s) - start)) report=activation of generation $g1 failed (exit $rc); rolled back from generation $g1 to $g0; log: $why"
+  finish 1 "status=rolled-back name=$name mode=$mode previous=$g0 generation=$g0 failed=$failed duration=$(($(date +%s) - start)) report=activation of generation $g1 $how; rolled back from generation $g1 to $g0; log: $why"
 fi
 
 if [ "$mode" = test ]; then s1=$(running_store); else s1=$(generation_store "$g1"); fi
 # The confirm window starts now, after a possibly slow activation.
-watchdog_arm "$timeout" "$g0"
+watchdog_arm "$timeout" "$g0" "$id"
 # Said now, so a deployer that loses contact next has already been told what happens.
 log "generation $g1 is active; unless verify confirms within ${timeout}s (for example because it broke SSH), the watchdog rolls back to generation $g0 by itself"
-write_pending "state=armed" "name=$name" "mode=$mode" "previous=$g0" "previous_store=$s0" \
-  "generation=$g1" "store=$s1" "release=$release" "since=$start" "timeout=$timeout"
+write_pending "state=armed" "id=$id" "name=$name" "mode=$mode" "previous=$g0" "previous_store=$s0" \
+  "generation=$g1" "store=$s1" "release=$release" "since=$start" "timeout=$timeout" "activation_timeout=$act"
 prune_generations "$keep" "$g0" "$g1"
 finish 0 "status=ok name=$name mode=$mode previous=$g0 generation=$g1 store=$s1 duration=$(($(date +%s) - start)) at=$(date -u +%Y-%m-%dT%H:%M:%SZ) watchdog=armed${stale:+ warning=$stale}"

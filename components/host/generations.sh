@@ -19,7 +19,7 @@ done
 need_int --keep "$keep"
 trap 'lock_release' EXIT
 if [ "$keep" -gt 0 ]; then
-  lock_acquire 0
+  lock_acquire 0 120
   prune_generations "$keep" "$(kv "$PENDING" previous)" "$(kv "$PENDING" generation)"
 fi
 cur=$(current_generation)

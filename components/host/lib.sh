@@ -13,7 +13,16 @@ DEPLOY_LOG=$STATE/deploy.log
 DEPLOYED=$STATE/deployed
 PROFILE=/nix/var/nix/profiles/system
 WATCHDOG=nhs-watchdog
+# Every switch (activation, verify's rollback, manual rollback, the watchdog's) runs
+# as this one unit, so two can never overlap and an SSH drop never cuts one short.
 ACTIVATE=nhs-activate
+# On NixOS a transient unit's PATH is only systemd's own bin/ (nixpkgs sets systemd's
+# default PATH to its store path; nixpkgs#262169, #261691), so every unit we start gets
+# this PATH explicitly. /run/current-system/sw/bin follows the running generation.
+UNIT_PATH=/run/wrappers/bin:/run/current-system/sw/bin
+# Seconds a switch may take before systemd stops it (deploy --activation-timeout; the
+# pending record keeps the deploy's value for the rollbacks that follow it).
+ACT_TIMEOUT_DEFAULT=1800
 SCRIPT=${SCRIPT:-nhs}
 
 log() { printf '%s: %s\n' "$SCRIPT" "$*" >&2; }
@@ -86,8 +95,11 @@ holder_alive() {
   [ "$(proc_start "$hp")" = "$hs" ]
 }
 
-# lock_acquire WAIT_SEC: take the lock for this process; a lock whose holder died is
+# lock_acquire WAIT_SEC BOUND_SEC: take the lock for this process, promising to hold it
+# at most BOUND_SEC (kept as `until` in the owner file). A lock whose holder died is
 # reported and taken over; a live holder makes us wait up to WAIT_SEC, then fail 3.
+# WAIT_SEC "bound" (the watchdog) waits as long as the holder promised instead, then
+# stops the holder: a hung deploy or verify cannot hold the watchdog off.
 lock_acquire() {
   waited=0
   ensure_state
@@ -98,13 +110,24 @@ lock_acquire() {
       rm -rf "$LOCK"
       continue
     fi
-    if [ "$waited" -ge "$1" ]; then
+    if [ "$1" = bound ]; then
+      if [ "$(date +%s)" -gt "$(kv "$LOCK/owner" until)" ]; then
+        hp=$(kv "$LOCK/owner" pid)
+        log "$(kv "$LOCK/owner" by) pid $hp still holds the deploy lock past its bound ($(kv "$LOCK/owner" until)); stopping it"
+        kill -s TERM "$hp" 2>/dev/null || true
+        sleep 2
+        kill -s KILL "$hp" 2>/dev/null || true
+        sleep 1
+        continue
+      fi
+    elif [ "$waited" -ge "$1" ]; then
       precondition "deploy lock held by $(kv "$LOCK/owner" by) pid $(kv "$LOCK/owner" pid) since $(kv "$LOCK/owner" since); another deploy is running"
     fi
     sleep 1
     waited=$((waited + 1))
   done
-  printf 'pid=%s\nstart=%s\nby=%s\nsince=%s\n' "$$" "$(proc_start "$$")" "$SCRIPT" "$(date +%s)" >"$LOCK/owner"
+  now=$(date +%s)
+  printf 'pid=%s\nstart=%s\nby=%s\nsince=%s\nuntil=%s\n' "$$" "$(proc_start "$$")" "$SCRIPT" "$now" "$((now + $2))" >"$LOCK/owner"
   LOCK_HELD=1
 }
 
@@ -144,10 +167,44 @@ generation_of() {
 running_store() { readlink -f /run/current-system 2>/dev/null || true; }
 booted_store() { readlink -f /run/booted-system 2>/dev/null || true; }
 
-# switch_to GEN ACTION: the NixOS rollback: move the profile, then activate it.
+# act_timeout: the pending deploy's activation timeout, else the default.
+act_timeout() {
+  t=$(kv "$PENDING" activation_timeout)
+  printf '%s\n' "${t:-$ACT_TIMEOUT_DEFAULT}"
+}
+
+# wait_inactive UNIT SEC: wait up to SEC seconds for UNIT.service to stop running.
+wait_inactive() {
+  n=0
+  while systemctl is-active --quiet "$1.service" 2>/dev/null; do
+    [ "$n" -lt "$2" ] || return 1
+    sleep 1
+    n=$((n + 1))
+  done
+}
+
+# run_unit MAX CMD...: run CMD as the switch unit and wait for it. Detached from this
+# SSH session like nixos-rebuild's own systemd-run (nixpkgs#39118): a dropped
+# connection or an sshd restart cannot cut it short. It gets an explicit PATH, its
+# output goes to the deploy log, and systemd stops it after MAX seconds.
+run_unit() {
+  rmax=$1
+  shift
+  wait_inactive "$ACTIVATE" "$((rmax + 30))" || {
+    log "$ACTIVATE.service is still running after $((rmax + 30))s"
+    return 1
+  }
+  systemctl reset-failed "$ACTIVATE.service" >/dev/null 2>&1 || true
+  systemd-run --unit "$ACTIVATE" --wait --collect --setenv=PATH="$UNIT_PATH" -p "RuntimeMaxSec=$rmax" \
+    -p "StandardOutput=append:$DEPLOY_LOG" -p "StandardError=append:$DEPLOY_LOG" "$@" >&2
+}
+
+# switch_to GEN ACTION: the NixOS rollback: move the profile, then activate it, as
+# one detached unit.
 switch_to() {
-  nix-env -p "$PROFILE" --switch-generation "$1" >&2
-  "$PROFILE/bin/switch-to-configuration" "$2" >&2
+  # shellcheck disable=SC2016 # expanded by the unit's shell
+  run_unit "$(act_timeout)" /bin/sh -c 'nix-env -p "$1" --switch-generation "$2" && exec "$1/bin/switch-to-configuration" "$3"' \
+    nhs-switch "$PROFILE" "$1" "$2"
 }
 
 # restore GEN MODE: roll back to GEN for a deploy made in MODE, and check it took.
@@ -204,11 +261,13 @@ watchdog_state() {
   fi
 }
 
-# watchdog_arm SEC GEN: unless confirmed within SEC, roll back to GEN, on the host.
+# watchdog_arm SEC GEN ID: unless deploy ID is confirmed within SEC, roll back to GEN,
+# on the host. It acts only while ID is the pending deploy.
 watchdog_arm() {
   watchdog_disarm
-  systemd-run --unit "$WATCHDOG" --on-active="$1" --collect \
-    sh "$HERE/rollback.sh" --watchdog --to "$2" >&2
+  systemd-run --unit "$WATCHDOG" --on-active="$1" --collect --setenv=PATH="$UNIT_PATH" \
+    -p "StandardOutput=append:$DEPLOY_LOG" -p "StandardError=append:$DEPLOY_LOG" \
+    /bin/sh "$HERE/rollback.sh" --watchdog --to "$2" --deploy-id "$3" >&2
 }
 
 watchdog_disarm() {
@@ -241,8 +300,15 @@ check_disk() {
 
 oneline() { tr '\n' ' ' | sed 's/[[:space:]]\{1,\}/ /g; s/ $//'; }
 
-# field FILE KEY: a value from a one-line `nhs-result key=value ... report=...` file.
+# field FILE KEY: a value from a one-line `nhs-result key=value ... report=...` file,
+# the one parser of result lines on the host. `report` is the rest of the line after
+# the first " report="; no other key is ever read from the report's text.
 field() {
   [ -f "$1" ] || return 0
-  sed -n 's/ report=.*//; s/^.* '"$2"'=\([^ ]*\).*$/\1/p' "$1" | head -n 1
+  awk -v k="$2" 'NR == 1 {
+    i = index($0, " report=")
+    if (k == "report") { if (i) print substr($0, i + 8); exit }
+    if (i) $0 = substr($0, 1, i - 1)
+    for (n = 2; n <= NF; n++) if (index($n, k "=") == 1) { print substr($n, length(k) + 2); exit }
+  }' "$1"
 }

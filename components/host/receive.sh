@@ -3,35 +3,19 @@
 # the current/previous symlinks, prune old releases.
 #   receive.sh TARBALL HASH KEEP_RELEASES
 #
-# It is started by the one-line sync bootstrap, renderSyncBootstrap() in
-# components/lib/remoteCommand.ts: ConfigSync uploads the deterministic release
-# .tar.gz to the SSH user's home (CopyToRemote, SFTP); the bootstrap copies it into
-# a temp dir it removes on exit, unpacks only .nhs/receive.sh, and runs it with
-# HASH = sha256 of the .tar.gz and KEEP = N.
+# It is started by the dispatcher's `receive` verb (dispatch.sh; the program sends
+# renderSyncBootstrap() of components/lib/remoteCommand.ts) after ConfigSync has
+# uploaded the deterministic release .tar.gz to the SSH user's home (CopyToRemote,
+# SFTP through the dispatcher's sftp verb). The root half copies it into a temp dir
+# it removes on exit, unpacks only .nhs/receive.sh and .nhs/lib.sh, and runs this
+# with HASH = sha256 of the .tar.gz and KEEP = N.
 # The tarball's entries are relative paths without a leading "./" (".nhs/receive.sh",
 # "flake.nix", "nixos/...").
 set -eu
-# Self-contained (no lib.sh): the bootstrap unpacks only this file before it runs.
-BASE=${NHS_BASE:-/var/lib/nixos-home-server}
-STATE=$BASE/state
-PENDING=$STATE/pending
-log() { printf 'receive: %s\n' "$*" >&2; }
-step() { printf 'receive: == %s\n' "$*" >&2; }
-result() { printf 'nhs-result %s\n' "$*"; }
-usage_error() {
-  log "usage error: $*"
-  result "status=usage-error report=$*"
-  exit 2
-}
-precondition() {
-  log "precondition failed: $*"
-  result "status=precondition-failed report=$*"
-  exit 3
-}
-kv() {
-  [ -f "$1" ] || return 0
-  sed -n "s/^$2=//p" "$1" | tail -n 1
-}
+SCRIPT=receive
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$HERE/lib.sh"
 
 [ "$#" = 3 ] || usage_error "receive.sh TARBALL HASH KEEP_RELEASES"
 tarball=$1

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Host-side rollback to the previous generation (or --to N). With --watchdog it is
-# the watchdog's action: it waits for a running activation to finish, and rolls
-# back only if the deploy it guards is still unconfirmed.
-#   rollback.sh [--to N] [--watchdog]
+# the watchdog's action: it waits for the lock (at most as long as its holder
+# promised) and a running switch, then rolls back only if the deploy it guards
+# (--deploy-id) is still the pending, unconfirmed one.
+#   rollback.sh [--to N] | --watchdog --to N --deploy-id ID
 set -eu
 SCRIPT=rollback
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -11,34 +12,39 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 to=""
 watchdog=0
+deploy_id=""
 while [ "$#" -gt 0 ]; do
   case "$1" in
     --to) [ "$#" -ge 2 ] || usage_error "--to needs a generation number"; to=$2; shift ;;
     --watchdog) watchdog=1 ;;
+    --deploy-id) [ "$#" -ge 2 ] || usage_error "--deploy-id needs a value"; deploy_id=$2; shift ;;
     *) usage_error "unknown argument '$1'" ;;
   esac
   shift
 done
 [ -z "$to" ] || need_int --to "$to"
+[ "$watchdog" = 0 ] || [ -n "$deploy_id" ] || usage_error "--watchdog needs --deploy-id"
 trap 'lock_release' EXIT
 
 if [ "$watchdog" = 1 ]; then
   NHS_IN_WATCHDOG=1
-  # Never roll back under a running activation: wait for it (bounded), then act.
-  n=0
-  while systemctl is-active --quiet "$ACTIVATE.service" 2>/dev/null && [ "$n" -lt 3600 ]; do
-    sleep 1
-    n=$((n + 1))
-  done
-  lock_acquire 3600
+  # A verify that holds the lock when we fire may still confirm (it checks the host
+  # over a fresh connection, and stops us when it does); we wait only as long as it
+  # promised. A switch someone left running (a dropped session) finishes first.
+  lock_acquire bound "$(($(act_timeout) + 60))"
+  wait_inactive "$ACTIVATE" "$(($(act_timeout) + 30))" || true
   if [ ! -f "$PENDING" ]; then
-    log "nothing pending: the deploy was confirmed or already rolled back"
+    log "nothing pending: deploy $deploy_id was confirmed or already rolled back"
     result "status=ok action=none generation=$(current_generation) report=nothing to do"
     exit 0
   fi
-  [ -n "$to" ] || to=$(kv "$PENDING" previous)
+  if [ "$(kv "$PENDING" id)" != "$deploy_id" ]; then
+    log "the pending deploy is $(kv "$PENDING" id), not $deploy_id that armed this watchdog; leaving it alone"
+    result "status=ok action=none generation=$(current_generation) report=not this watchdog's deploy"
+    exit 0
+  fi
 else
-  lock_acquire 0
+  lock_acquire 0 "$(($(act_timeout) + 60))"
 fi
 
 cur=$(current_generation)

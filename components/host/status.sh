@@ -23,7 +23,7 @@ if [ -f "$PENDING" ]; then
   previous=$(kv "$PENDING" previous)
 fi
 last_status=$(field "$LAST" status)
-last_report=$(sed -n 's/^.* report=//p' "$LAST" 2>/dev/null || true)
+last_report=$(field "$LAST" report)
 log "current generation ${cur:-none} ($(running_store)); booted ${booted:-unknown}; watchdog $(watchdog_state); lock $lock"
 deployed=$(cat "$DEPLOYED" 2>/dev/null || true)
 result "status=ok current=${cur:-none} running=${running:-none} store=$(running_store) deployed=${deployed:-none} booted=${booted:-unknown} pending=${pending:-none} previous=${previous:-none} watchdog=$(watchdog_state) lock=$lock last=${last_status:-none} generations=$(generations | paste -sd, -) report=${last_report:-no result yet}"

@@ -135,19 +135,24 @@ run_checks() {
 failed_ids() { cut -f1 "$tmp/failed" | paste -sd, -; }
 failed_why() { cut -f2 "$tmp/failed" | paste -sd';' - | sed 's/;/; /g'; }
 
+# The most this run holds the lock: every check timing out on every retry, twice
+# (before and after a rollback), plus the rollback's switch. The watchdog waits no
+# longer than that for a verify that started before it fired.
+per_round=$((total * timeout))
+checks_max=$((retries * per_round + (retries - 1) * interval))
 step "lock"
-lock_acquire 30
+lock_acquire 30 "$((2 * checks_max + $(act_timeout) + 60))"
 
 if [ ! -f "$PENDING" ]; then
   # Nothing to confirm. If the watchdog already rolled back, the deploy this verify
   # was meant for is gone: say so.
   if [ "$(field "$LAST" by)" = rollback ] && [ "$(field "$LAST" trigger)" = watchdog ]; then
-    report=$(sed -n 's/^.* report=//p' "$LAST")
+    report=$(field "$LAST" report)
     finish 1 "status=rolled-back generation=$(current_generation) failed=not-confirmed report=$report"
   fi
   g=$(current_generation)
   if [ -n "$expect" ] && [ "$g" != "$expect" ]; then
-    report=$(sed -n 's/^.* report=//p' "$LAST" 2>/dev/null || true)
+    report=$(field "$LAST" report)
     finish 1 "status=rolled-back generation=$g failed=not-running report=generation $expect is not running (the host runs $g); last result: ${report:-none}; fix the config and run pulumi up, or force a retry of the same release with pulumi up --replace on the rebuild"
   fi
   step "checks on generation $g (nothing pending)"

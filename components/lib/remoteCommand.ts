@@ -4,25 +4,44 @@ import { shellQuote } from "./shell";
 /** Root of everything nixos-home-server keeps on a host (see CONTRACT.md "Host layout"). */
 export const BASE = "/var/lib/nixos-home-server";
 
-/** `sudo -n ` unless the SSH user is root; -n makes a missing sudo rule fail instead of prompting. */
-export function privilegePrefix(user: string): string {
-  return user === "root" ? "" : "sudo -n ";
-}
+/**
+ * The deploy key's forced command (components/host/dispatch.sh), root-owned: KeyAuthorization puts it
+ * there with the bootstrap credentials, and the NixOS module (nixos/users.nix) owns it from then on.
+ */
+export const DISPATCH = `${BASE}/dispatch`;
 
 export function releaseDir(hash: string): string {
   if (!/^[0-9a-f]{64}$/.test(hash)) throw new Error(`release hash must be 64 lowercase hex digits, got ${JSON.stringify(hash)}`);
   return `${BASE}/releases/${hash}`;
 }
 
-/** `[sudo -n ]sh '<script>' 'arg' 'arg' ...` for a script shipped in the release's .nhs/. */
-export function renderHostScript(user: string, hash: string, script: string, args: readonly string[]): string {
-  const words = [`${releaseDir(hash)}/.nhs/${script}`, ...args].map(shellQuote);
-  return `${privilegePrefix(user)}sh ${words.join(" ")}`;
+/** The dispatcher's verbs: the only things the deploy key can ask a host to do. */
+export type Verb = "receive" | "deploy" | "verify" | "rollback" | "status" | "generations" | "probe" | "secrets" | "authorize";
+
+/**
+ * `/var/lib/nixos-home-server/dispatch VERB 'arg' ...`. Through the deploy key, sshd runs the forced
+ * command instead and hands it this line as SSH_ORIGINAL_COMMAND; from a login with a shell (an
+ * admin) the same line runs the dispatcher directly. Either way the dispatcher checks it.
+ */
+export function renderVerb(verb: Verb, args: readonly string[] = []): string {
+  return [DISPATCH, verb, ...args.map(shellQuote)].join(" ");
+}
+
+/** A host script of the release as its verb: deploy/verify name the release, the others use current. */
+export function renderHostScript(hash: string, script: string, args: readonly string[]): string {
+  const verb = script.replace(/\.sh$/, "") as Verb;
+  if (verb === "deploy" || verb === "verify" || verb === "secrets") {
+    releaseDir(hash);
+    return renderVerb(verb, [hash, ...args]);
+  }
+  return renderVerb(verb, args);
 }
 
 /**
+/**
  * Where ConfigSync uploads a release (CopyToRemote, SFTP as the SSH user): a file in the user's home,
- * the SFTP server's default directory (relative SFTP paths resolve there), named by the hash.
+ * the SFTP server's default directory (relative SFTP paths resolve there), named by the hash. The
+ * dispatcher's receive verb reads it from there (components/host/dispatch.sh).
  */
 export function uploadName(hash: string): string {
   releaseDir(hash);
@@ -30,28 +49,15 @@ export function uploadName(hash: string): string {
 }
 
 /**
- * The sync bootstrap, the only inline shell. It copies the uploaded ~/<uploadName> into a temp dir
- * under $BASE (root-owned, so the file checked is the file unpacked), takes .nhs/receive.sh from the
- * tarball itself (so the receiver always matches the release) and runs
- * `receive.sh <tarball> <hash> <keep-releases>`. On success it removes older uploads and keeps this
- * one, so a rerun after an interrupted `up` still finds it. `"$HOME"` is expanded by the SSH user's
- * shell before sudo, so it is the home the upload went to.
+ * The sync: the dispatcher's root half copies ~/<uploadName> of the SSH user into a temp dir under
+ * $BASE (root-owned, so the file checked is the file unpacked), takes .nhs/receive.sh and the lib.sh
+ * it sources from the tarball itself (so the receiver always matches the release) and runs
+ * `receive.sh <tarball> <hash> <keep-releases>`. On success it removes older uploads and keeps this one,
+ * so a rerun after an interrupted `up` still finds it.
  */
-export function renderSyncBootstrap(user: string, hash: string, keepReleases: number): string {
-  const script = [
-    "set -eu",
-    `b=${BASE}`,
-    'u="$3/.nhs-release-$1.tar.gz"',
-    'mkdir -p "$b/tmp"',
-    't=$(mktemp -d "$b/tmp/sync.XXXXXX")',
-    'trap "rm -rf \\"\\$t\\"" EXIT',
-    'cp "$u" "$t/release.tar.gz"',
-    'tar -xzf "$t/release.tar.gz" -C "$t" .nhs/receive.sh',
-    'sh "$t/.nhs/receive.sh" "$t/release.tar.gz" "$1" "$2"',
-    'for f in "$3"/.nhs-release-*.tar.gz; do [ "$f" = "$u" ] || rm -f "$f"; done',
-  ].join("; ");
-  uploadName(hash);
-  return `${privilegePrefix(user)}sh -c ${shellQuote(script)} nhs-sync ${shellQuote(hash)} ${shellQuote(String(keepReleases))} "$HOME"`;
+export function renderSyncBootstrap(hash: string, keepReleases: number): string {
+  releaseDir(hash);
+  return renderVerb("receive", [hash, String(keepReleases)]);
 }
 
 export interface DeployArgs {
@@ -59,6 +65,7 @@ export interface DeployArgs {
   hash: string;
   mode: string;
   confirmTimeoutSeconds: number;
+  activationTimeoutSeconds: number;
   keepGenerations: number;
   minFreeMb: number;
 }
@@ -69,13 +76,14 @@ export function deployArguments(a: DeployArgs): string[] {
     "--release", releaseDir(a.hash),
     "--mode", a.mode,
     "--confirm-timeout", String(a.confirmTimeoutSeconds),
+    "--activation-timeout", String(a.activationTimeoutSeconds),
     "--keep-generations", String(a.keepGenerations),
     "--min-free-mb", String(a.minFreeMb),
   ];
 }
 
-export function renderDeploy(user: string, a: DeployArgs): string {
-  return renderHostScript(user, a.hash, "deploy.sh", deployArguments(a));
+export function renderDeploy(a: DeployArgs): string {
+  return renderHostScript(a.hash, "deploy.sh", deployArguments(a));
 }
 
 export interface VerifyArgs {
@@ -108,42 +116,65 @@ export function verifyArguments(a: VerifyArgs): string[] {
   return args;
 }
 
-export function renderVerify(user: string, a: VerifyArgs): string {
-  return renderHostScript(user, a.hash, "verify.sh", verifyArguments(a));
+export function renderVerify(a: VerifyArgs): string {
+  return renderHostScript(a.hash, "verify.sh", verifyArguments(a));
 }
 
+
 /**
- * Installs `line` into the SSH user's own ~/.ssh/authorized_keys: drops older lines ending in the
- * same `marker` comment (a rotated deploy key), appends `line`, and replaces the file with mv only when
- * it changed (atomic, like colmena's key uploader). Runs as the SSH user, so no sudo. Both arguments
- * are public.
+ * The bootstrap install, over the bootstrap credentials (once per host and stack). stdin carries the
+ * dispatcher: it goes to DISPATCH, root-owned, through `sudo -n`, unless a dispatcher is there already
+ * (the NixOS module keeps it current). Then `lines` replace every line ending in `marker` in the SSH user's
+ * own ~/.ssh/authorized_keys (other stacks' keys and the admins' stay), through a temp file and mv,
+ * only when it changed (atomic, like colmena's key uploader). Every argument is public.
  */
-export function renderInstallKey(line: string, marker: string): string {
-  if (/[\r\n]/.test(line)) throw new Error("authorized_keys line must be a single line");
-  if (!/^[A-Za-z0-9@_.-]+$/.test(marker) || !line.endsWith(` ${marker}`)) {
-    throw new Error(`key marker ${JSON.stringify(marker)} must be a plain word ending the key line`);
+export function renderInstallKey(user: string, lines: readonly string[], marker: string): string {
+  if (!/^[A-Za-z0-9@_./-]+$/.test(marker)) throw new Error(`key marker ${JSON.stringify(marker)} must be a plain word`);
+  for (const line of lines) {
+    if (/[\r\n]/.test(line)) throw new Error("authorized_keys line must be a single line");
+    if (!line.endsWith(` ${marker}`)) throw new Error(`authorized_keys line must end with the marker ${marker}`);
   }
+  const dispatcher = [
+    "set -eu",
+    'mkdir -p "$(dirname "$1")"',
+    't=$(mktemp "$1.XXXXXX")',
+    'trap "rm -f \\"\\$t\\"" EXIT',
+    'cat >"$t"',
+    'chmod 0755 "$t"',
+    'mv -f "$t" "$1"',
+  ].join("; ");
   const script = [
     "set -eu",
+    // Only where none is yet: from then on the NixOS module installs it on every activation.
+    `if [ -e ${DISPATCH} ]; then cat >/dev/null; else ${privilegePrefix(user)}sh -c ${shellQuote(dispatcher)} nhs-install-dispatcher ${DISPATCH}; fi`,
     "umask 077",
     'd="$HOME/.ssh"',
     'f="$d/authorized_keys"',
     'mkdir -p "$d"',
-    'touch "$f"',
+    '[ -e "$f" ] || : >"$f"',
+    // Two stacks may install at the same moment: one at a time, or one would drop the other's line.
+    'n=0; until mkdir "$d/.nhs-lock" 2>/dev/null; do n=$((n + 1)); if [ "$n" -ge 30 ]; then echo "$d/.nhs-lock: another key install holds it" >&2; exit 1; fi; sleep 1; done',
     't=$(mktemp "$d/.authorized_keys.XXXXXX")',
-    'trap "rm -f \\"\\$t\\"" EXIT',
-    // grep exits 1 when every line is dropped; only 2 is an error.
-    'grep -v -e " $2\\$" "$f" > "$t" || [ "$?" -eq 1 ]',
-    // $(...) drops a trailing newline, so a non-empty result means the last line is unterminated.
-    'if [ -n "$(tail -c 1 "$t")" ]; then echo >> "$t"; fi',
-    'printf "%s\\n" "$1" >> "$t"',
+    'trap "rm -f \\"\\$t\\"; rmdir \\"\\$d/.nhs-lock\\"" EXIT',
+    'm=$1',
+    "shift",
+    // Exact match of the last field: a marker is a literal, never a pattern. Lines of the marker
+    // before stacks had their own (nhs-deploy@<server>, no forced command) go too.
+    'l="nhs-deploy@${m##*/}"',
+    'awk -v m="$m" -v l="$l" "\\$NF != m && \\$NF != l" "$f" > "$t"',
+    'printf "%s\\n" "$@" >> "$t"',
     'if cmp -s "$t" "$f"; then echo "nhs-result status=ok key=present"; else mv "$t" "$f"; echo "nhs-result status=ok key=installed"; fi',
   ].join("; ");
-  return `sh -c ${shellQuote(script)} nhs-install-key ${shellQuote(line)} ${shellQuote(marker)}`;
+  return `sh -c ${shellQuote(script)} nhs-install-key ${[marker, ...lines].map(shellQuote).join(" ")}`;
 }
 
-/** Run over the deploy key: proves passwordless login works and that `sudo -n` is allowed. */
-export function renderLoginTest(user: string): string {
-  const sudoCheck = user === "root" ? "" : "sudo -n true && ";
-  return `${sudoCheck}echo 'nhs-result status=ok login=deploy-key'`;
+/** `sudo -n ` unless the SSH user is root; -n makes a missing sudo rule fail instead of prompting. */
+export function privilegePrefix(user: string): string {
+  return user === "root" ? "" : "sudo -n ";
+}
+
+/** Over the current key, through the dispatcher: the host swaps this stack's line for the new key. */
+export function renderAuthorize(publicKey: string, from: readonly string[]): string {
+  const blob = publicKey.trim().split(/\s+/)[1] ?? "";
+  return renderVerb("authorize", from.length > 0 ? [blob, from.join(",")] : [blob]);
 }

@@ -76,12 +76,32 @@ export function openSshKeyPairFromSeed(seed: Buffer, comment: string): OpenSshKe
   return { privateKey, publicKey };
 }
 
-/** authorized_keys options that keep the deploy key to running commands. */
-export const DEPLOY_KEY_RESTRICTIONS = "no-port-forwarding,no-agent-forwarding,no-X11-forwarding";
+/** The deploy key's forced command on every host (components/host/dispatch.sh). */
+export const DISPATCHER = "/var/lib/nixos-home-server/dispatch";
 
-/** The authorized_keys line for the deploy key, with restrictions. */
-export function authorizedKeyLine(publicKey: string): string {
-  return `${DEPLOY_KEY_RESTRICTIONS} ${publicKey}`;
+/**
+ * A deploy key's marker, `nhs-deploy@<stack>/<server>`: the key line's comment, and how the host tells
+ * one stack's key from another's (each install and rotation replaces only its own marker's line).
+ */
+export function deployKeyMarker(stack: string, server: string): string {
+  const m = `nhs-deploy@${stack}/${server}`;
+  if (!/^nhs-deploy@[A-Za-z0-9_.-]+\/[a-z][a-z0-9-]*$/.test(m)) throw new Error(`stack ${JSON.stringify(stack)} or server ${JSON.stringify(server)} cannot form a key marker`);
+  return m;
+}
+
+/**
+ * The deploy key's authorized_keys line: `restrict` (no pty, no forwarding of any kind, no
+ * ~/.ssh/rc), the dispatcher as forced command, and `from=` when the stack sets deployFrom.
+ * dispatch.sh's `authorize` writes the same line for a rotated key.
+ */
+export function authorizedKeyLine(publicKey: string, from: readonly string[] = []): string {
+  const [type, blob, marker] = publicKey.trim().split(/\s+/);
+  if (type !== KEY_TYPE || !blob || !marker || !/^[A-Za-z0-9@_./-]+$/.test(marker)) {
+    throw new Error(`deploy key must be "ssh-ed25519 <base64> <marker>", got ${JSON.stringify(publicKey)}`);
+  }
+  const cidrs = from.join(",");
+  const command = `${DISPATCHER} --key ${marker}${cidrs ? ` --from ${cidrs}` : ""}`;
+  return `restrict,command="${command}"${cidrs ? `,from="${cidrs}"` : ""} ${type} ${blob} ${marker}`;
 }
 
 /** Decodes an "ssh-ed25519 AAAA..." line and checks its blob; returns a reason when it is not one. */

@@ -16,6 +16,8 @@ in
   config = lib.mkIf cfg.enable {
     services.postgresql = {
       enable = true;
+      # Pinned major version: its data directory only works with this major, so an upgrade is a
+      # deliberate migration (pg_upgrade), never a side effect of a nixpkgs bump.
       package = pkgs.postgresql_16;
       ensureDatabases = cfg.databases;
       ensureUsers = map (name: { inherit name; ensureDBOwnership = true; }) cfg.databases;

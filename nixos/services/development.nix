@@ -15,7 +15,7 @@ in
       tmux
       gcc
       gnumake
-      nodejs_20
+      nodejs_22 # Node.js 20 reached its end of life before NixOS 26.05
       python3
       jq
       ripgrep

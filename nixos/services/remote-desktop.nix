@@ -13,7 +13,7 @@ in
     services.xserver.desktopManager.xfce.enable = true;
     services.xrdp = {
       enable = true;
-      openFirewall = false; # firewall.nix opens 3389
+      openFirewall = true; # opens services.xrdp.port (3389)
       defaultWindowManager = "xfce4-session";
     };
   };

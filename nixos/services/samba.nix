@@ -1,4 +1,5 @@
-# Samba: file shares for the home network.
+# Samba: file shares for the home network (unit samba-smbd.service). openFirewall opens what
+# nixpkgs lists for it: TCP 139 and 445, UDP 137 and 138 (NetBIOS name and datagram service).
 { config, lib, ... }:
 let
   cfg = config.homeServer.services.samba;
@@ -16,7 +17,7 @@ in
   config = lib.mkIf cfg.enable {
     services.samba = {
       enable = true;
-      openFirewall = false; # firewall.nix opens 139 and 445
+      openFirewall = true;
       settings = {
         global = {
           "server string" = config.networking.hostName;

@@ -23,5 +23,8 @@ in
         root = cfg.root;
       };
     };
+    # nixpkgs' nginx module opens no ports itself. Plain HTTP only: add 443 here together with a
+    # TLS virtual host (enableACME/forceSSL), not before.
+    networking.firewall.allowedTCPPorts = [ 80 ];
   };
 }

@@ -34,10 +34,10 @@ describe("lifecycle", () => {
             expect(out[h.name].configHash).toMatch(/^[0-9a-f]{64}$/);
             expect(s.watchdog).toBe("none");
             expect(s.failedUnits).toEqual([]);
-            // The deploy key sits in the bootstrap user's authorized_keys, restricted and marked.
+            // The deploy key sits in the bootstrap user's authorized_keys: restricted to the dispatcher, marked with the stack.
             const keys = await h.mustRun(`cat /home/${h.bootstrapUser}/.ssh/authorized_keys`);
             expect(keys).toContain(`${out[h.name].deployPublicKey.split(" ").slice(0, 2).join(" ")}`);
-            expect(keys).toMatch(new RegExp(`no-port-forwarding.*nhs-deploy@${h.name}`));
+            expect(keys).toContain(`restrict,command="/var/lib/nixos-home-server/dispatch --key nhs-deploy@life/${h.name}" `);
         }
         // A fresh simulated host runs a system this tool never deployed: the user is warned first.
         expect(r.output).toMatch(/was not deployed by nixos-home-server/);

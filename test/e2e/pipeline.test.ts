@@ -46,6 +46,8 @@ describe("CI step scripts", () => {
         const c = await step("check.sh");
         expect(c.code, c.stderr + c.stdout).toBe(0);
         expect(c.stdout).toMatch(/ci: ci1 generation 2 \/nix\/store\/\S+: all \d+ checks pass on generation 2/);
+        // The stack's HTTP check (http://localhost/), sent from outside to the host's address.
+        expect(c.stdout).toContain(`ci: ci1 http://${host.address}/ -> 200 (want 200)`);
     });
 
     it("check.sh fails when a server was switched by hand after the deploy", async () => {

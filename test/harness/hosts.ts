@@ -16,6 +16,8 @@ export type Fault =
   | { kind: "unit-fails"; unit: string } // the unit crashes right after the switch
   | { kind: "breaks-ssh" } // the new generation stops sshd accepting connections
   | { kind: "slow-activation"; seconds: number }
+  | { kind: "restarts-sshd" } // the new generation's activation restarts sshd (sessions survive)
+  | { kind: "slow-switch"; seconds: number } // every switch-to-configuration on this host takes that long
   | { kind: "disk-full" } // /nix has only a few MB free
   | { kind: "host-down" } // the host's link is down: no packets in or out
   | { kind: "host-key-changed" } // a new host key (sshd restarted with it)
@@ -45,6 +47,7 @@ export class SimHost {
   readonly nsFile: string;
   readonly knownHostsPath: string;
   private buildFaults = new Map<string, string>();
+  private switchDelay = 0;
 
   constructor(private readonly rec: HostRecord) {
     this.netns = `nhs-${rec.name}`;
@@ -72,7 +75,7 @@ export class SimHost {
     this.assertExists();
     return exec(
       "nsenter",
-      [`--mount=${this.nsFile}`, `--net=/run/netns/${this.netns}`, "--", "env", "PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "sh", "-c", cmd],
+      [`--mount=${this.nsFile}`, `--net=/run/netns/${this.netns}`, "--", "env", "PATH=/run/wrappers/bin:/run/current-system/sw/bin:/usr/sbin", "sh", "-c", cmd],
       opts,
     );
   }
@@ -85,8 +88,17 @@ export class SimHost {
 
   /** Runs a command over real SSH with the harness key, pinning the host key. */
   ssh(cmd: string, opts: SshOptions = {}): Promise<ExecResult> {
+    return exec("ssh", [...this.sshOptions(), "-p", String(this.port), ...(opts.args ?? []), `${opts.user ?? this.deployUser}@${this.address}`, "--", cmd], opts);
+  }
+
+  /** Runs an sftp batch (`sftp -b -`, stops at the first failed request) over real SSH with the harness key. */
+  sftp(batch: string, opts: SshOptions = {}): Promise<ExecResult> {
+    return exec("sftp", [...this.sshOptions(), "-P", String(this.port), ...(opts.args ?? []), "-b", "-", `${opts.user ?? this.deployUser}@${this.address}`], { ...opts, input: batch });
+  }
+
+  private sshOptions(): string[] {
     this.assertExists();
-    const args = [
+    return [
       "-i", CLIENT_KEY,
       "-o", "IdentitiesOnly=yes",
       "-o", `UserKnownHostsFile=${this.knownHostsPath}`,
@@ -94,13 +106,7 @@ export class SimHost {
       "-o", "BatchMode=yes",
       "-o", "ConnectTimeout=3",
       "-o", "LogLevel=ERROR",
-      "-p", String(this.port),
-      ...(opts.args ?? []),
-      `${opts.user ?? this.deployUser}@${this.address}`,
-      "--",
-      cmd,
     ];
-    return exec("ssh", args, opts);
   }
 
   /** The generation the system profile points at. */
@@ -130,6 +136,11 @@ export class SimHost {
         return this.setBuildFault("breaks-ssh", "breaks-ssh");
       case "slow-activation":
         return this.setBuildFault("slow-activation", `slow-activation:${f.seconds}`);
+      case "restarts-sshd":
+        return this.setBuildFault("restarts-sshd", "restarts-sshd");
+      case "slow-switch":
+        this.switchDelay = f.seconds;
+        return this.writeControl();
       case "disk-full":
         // A real full filesystem: shrink the /nix tmpfs to what is used plus 4 MB.
         await this.mustRun("used=$(df -Pk /nix | awk 'NR==2 {print $3}'); mount -o remount,size=$((used + 4096))k /nix");
@@ -155,7 +166,11 @@ export class SimHost {
       case "unit-fails":
       case "breaks-ssh":
       case "slow-activation":
+      case "restarts-sshd":
         return this.clearBuildFault(kind);
+      case "slow-switch":
+        this.switchDelay = 0;
+        return this.writeControl();
       case "disk-full":
         await this.mustRun("mount -o remount,size=1g /nix");
         return;
@@ -165,7 +180,7 @@ export class SimHost {
       case "host-key-changed":
         return; // a changed key stays changed; re-pin with hostKeyLine if needed
       case "sudo-missing":
-        await this.mustRun("printf 'deploy ALL=(ALL) NOPASSWD: ALL\\n' >/etc/sudoers.d/nhs-deploy && chmod 0440 /etc/sudoers.d/nhs-deploy");
+        await this.mustRun("printf 'deploy ALL=(ALL:ALL) NOPASSWD: SETENV: ALL\\n' >/etc/sudoers.d/nhs-deploy && chmod 0440 /etc/sudoers.d/nhs-deploy");
         return;
     }
   }
@@ -179,7 +194,7 @@ export class SimHost {
     await this.writeControl();
   }
   private async writeControl(): Promise<void> {
-    const line = `build_faults=${[...this.buildFaults.values()].join(",")}\n`;
+    const line = `build_faults=${[...this.buildFaults.values()].join(",")}\nswitch_delay=${this.switchDelay}\n`;
     await this.run("cat >/var/lib/nhs-sim/control", { input: line });
   }
 

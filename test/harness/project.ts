@@ -20,6 +20,10 @@ export interface ServerOverrides {
     hostKey?: string;
     perDialTimeoutSeconds?: number;
     dialErrorLimit?: number;
+    deployKeyRotation?: number;
+    /** Instead of the host's bootstrap password (secret config `<name>Password`). */
+    bootstrap?: Record<string, unknown>;
+    tags?: string[];
 }
 
 export interface ProjectOptions {
@@ -30,6 +34,10 @@ export interface ProjectOptions {
     servers?: Record<string, ServerOverrides>;
     /** Extra environment for every Pulumi process, e.g. PULUMI_BACKEND_URL of an S3 bucket and its credentials. */
     env?: Record<string, string>;
+    /** Extra fleet settings, e.g. deployFrom. */
+    fleet?: Record<string, unknown>;
+    /** Secret config values (key without the project prefix), set after the bootstrap passwords. */
+    secrets?: Record<string, string>;
 }
 
 /** Health checks the simulator can pass: its units, nginx's HTTP, fast retries for tests. */
@@ -120,20 +128,27 @@ export class E2EProject {
                 port: h.port,
                 user: h.bootstrapUser,
                 hostKey: o.hostKey ?? h.hostKeyLine,
-                bootstrap: { password: { secretKey: `${h.name}Password` } },
+                bootstrap: o.bootstrap ?? { password: { secretKey: `${h.name}Password` } },
                 mode: o.mode ?? "switch",
-                tags: ["e2e"],
+                tags: o.tags ?? ["e2e"],
                 health: o.health ?? FAST_HEALTH,
                 confirmTimeoutSeconds: o.confirmTimeoutSeconds ?? 30,
                 perDialTimeoutSeconds: o.perDialTimeoutSeconds ?? 5,
                 dialErrorLimit: o.dialErrorLimit ?? 2,
+                ...(o.deployKeyRotation !== undefined ? { deployKeyRotation: o.deployKeyRotation } : {}),
             };
         });
         const config = {
             "nixos-home-server:servers": servers,
-            "nixos-home-server:fleet": { parallelism: this.opts.parallelism ?? 1, keepReleases: 3, keepGenerations: 10 },
+            "nixos-home-server:fleet": { parallelism: this.opts.parallelism ?? 1, keepReleases: 3, keepGenerations: 10, ...this.opts.fleet },
         };
         fs.writeFileSync(path.join(this.dir, `Pulumi.${this.stackName}.yaml`), `config: ${JSON.stringify(config, null, 2)}\n`);
+    }
+
+    /** Changes one server's settings in the stack file (the next preview or up reads it). */
+    setServer(name: string, overrides: ServerOverrides): void {
+        this.opts.servers = { ...this.opts.servers, [name]: { ...this.opts.servers?.[name], ...overrides } };
+        this.writeStackFile();
     }
 
     async stack(): Promise<Stack> {
@@ -143,6 +158,9 @@ export class E2EProject {
         const stack = await Stack.createOrSelect(this.stackName, ws);
         for (const h of this.hosts) {
             await stack.setConfig(`nixos-home-server:${h.name}Password`, { value: h.bootstrapPassword, secret: true });
+        }
+        for (const [k, v] of Object.entries(this.opts.secrets ?? {})) {
+            await stack.setConfig(`nixos-home-server:${k}`, { value: v, secret: true });
         }
         this.stackHandle = stack;
         return stack;
@@ -156,10 +174,19 @@ export class E2EProject {
         });
     }
 
-    async up(opts: { refresh?: boolean } = {}): Promise<RunResult> {
+    /** `continueOnError` is the README's `--continue-on-error`; `onEvent` sees engine events as they come. */
+    async up(opts: { refresh?: boolean; continueOnError?: boolean; onEvent?: (e: EngineEvent) => void } = {}): Promise<RunResult> {
         const stack = await this.stack();
         return this.capture(async (onOutput, onEvent) => {
-            const r = await stack.up({ onOutput, onEvent, refresh: opts.refresh });
+            const r = await stack.up({
+                onOutput,
+                onEvent: (e) => {
+                    onEvent(e);
+                    opts.onEvent?.(e);
+                },
+                refresh: opts.refresh,
+                continueOnError: opts.continueOnError,
+            });
             return r.summary.resourceChanges;
         });
     }

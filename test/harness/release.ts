@@ -1,15 +1,16 @@
 // Release helpers for tests: build a flake release tree carrying the host scripts,
-// pack it deterministically, upload it where ConfigSync's CopyToRemote puts it, sync it with the bootstrap
-// and call the host scripts the way the Pulumi program does.
+// pack it deterministically, upload it by SFTP where ConfigSync's CopyToRemote puts it, sync it
+// through the dispatcher and call the host scripts the way the Pulumi program does.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { packRelease as packEntries, treeEntries } from "../../components/lib/release";
-import { renderHostScript, renderSyncBootstrap, uploadName } from "../../components/lib/remoteCommand";
+import { BASE, DISPATCH, renderHostScript, renderSyncBootstrap, uploadName } from "../../components/lib/remoteCommand";
+import { parseResultLine } from "../../components/lib/result";
 import type { SimHost, SshOptions } from "./hosts";
 import type { ExecResult } from "./exec";
 
-export const BASE = "/var/lib/nixos-home-server";
+export { BASE };
 const HOST_SCRIPTS = path.join(__dirname, "..", "..", "components", "host");
 
 export interface ReleaseSpec {
@@ -48,38 +49,45 @@ export async function packRelease(dir: string): Promise<{ tarball: Buffer; hash:
   return packEntries(treeEntries(dir));
 }
 
-/** Puts `tarball` where ConfigSync's CopyToRemote uploads a release named `hash`: ~/<uploadName>. */
-export async function uploadRelease(host: SimHost, tarball: Buffer, hash: string, opts: SshOptions = {}): Promise<void> {
-  const r = await host.ssh(`cat > ${uploadName(hash)}`, { ...opts, input: tarball });
-  if (r.code !== 0) throw new Error(`upload to ${host.name} failed: ${r.stderr}`);
+/**
+ * Puts the deploy key's dispatcher where KeyAuthorization's bootstrap install puts it, when no
+ * dispatcher is there yet (as root, without SSH: the host tests do not go through Pulumi).
+ */
+export async function installDispatcher(host: SimHost): Promise<void> {
+  const r = await host.run(`test -e ${DISPATCH} || { mkdir -p ${BASE} && cat >${DISPATCH}.tmp && chmod 0755 ${DISPATCH}.tmp && mv ${DISPATCH}.tmp ${DISPATCH}; }`, {
+    input: fs.readFileSync(path.join(HOST_SCRIPTS, "dispatch.sh")),
+  });
+  if (r.code !== 0) throw new Error(`${host.name}: installing the dispatcher failed: ${r.stderr}`);
 }
 
-/** Uploads a release, then runs the program's own sync bootstrap; resolves to receive's result. */
+/** Puts `tarball` where ConfigSync's CopyToRemote uploads a release named `hash` (~/<uploadName>), by SFTP. */
+export async function uploadRelease(host: SimHost, tarball: Buffer, hash: string, opts: SshOptions = {}): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nhs-upload-"));
+  try {
+    const local = path.join(dir, "release.tar.gz");
+    fs.writeFileSync(local, tarball);
+    const r = await host.sftp(`put ${local} ${uploadName(hash)}\n`, opts);
+    if (r.code !== 0) throw new Error(`upload to ${host.name} failed: ${r.stderr}`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Uploads a release, then sends the program's own sync request; resolves to receive's result. */
 export async function syncRelease(host: SimHost, dir: string, keep = 3, opts: SshOptions = {}): Promise<ExecResult & { hash: string }> {
   const { tarball, hash } = await packRelease(dir);
+  await installDispatcher(host);
   await uploadRelease(host, tarball, hash, opts);
-  const r = await host.ssh(renderSyncBootstrap(opts.user ?? host.deployUser, hash, keep), opts);
+  const r = await host.ssh(renderSyncBootstrap(hash, keep), opts);
   return { ...r, hash };
 }
 
-/** Runs releases/<hash>/.nhs/<script> exactly as the program renders it. */
+/** Runs releases/<hash>/.nhs/<script> through the dispatcher exactly as the program renders it. */
 export function hostScript(host: SimHost, hash: string, script: string, args: string[], opts: SshOptions = {}): Promise<ExecResult> {
-  return host.ssh(renderHostScript(opts.user ?? host.deployUser, hash, script, args), opts);
+  return host.ssh(renderHostScript(hash, script, args), opts);
 }
 
-/** Parses the one `nhs-result` line: key=value pairs, `report` is the rest of the line. */
+/** The program's own parser of the one `nhs-result` line (components/lib/result.ts). */
 export function parseResult(stdout: string): Record<string, string> {
-  const lines = stdout.split("\n").filter((l) => l.startsWith("nhs-result "));
-  if (lines.length !== 1) throw new Error(`expected exactly one nhs-result line, got ${lines.length}: ${stdout}`);
-  const line = lines[0].slice("nhs-result ".length);
-  const out: Record<string, string> = {};
-  const ri = line.search(/(^| )report=/);
-  const head = ri >= 0 ? line.slice(0, ri) : line;
-  if (ri >= 0) out.report = line.slice(ri).replace(/^ ?report=/, "");
-  for (const kv of head.split(" ").filter(Boolean)) {
-    const i = kv.indexOf("=");
-    if (i < 0) throw new Error(`malformed nhs-result field '${kv}'`);
-    out[kv.slice(0, i)] = kv.slice(i + 1);
-  }
-  return out;
+  return parseResultLine(stdout, { step: "host script", host: "the simulated host" });
 }

@@ -134,15 +134,19 @@ describe("deploy + verify", () => {
 
   it("bad input: usage errors exit 2, a bad release exits 3", async () => {
     const h = await newRelease(host);
-    const u = await run(host, h, "deploy.sh", ["--name", host.name, "--release", `${BASE}/current`, "--mode", "yolo", "--confirm-timeout", "5"]);
+    const u = await run(host, h, "deploy.sh", ["--name", host.name, "--release", `${BASE}/releases/${h}`, "--mode", "yolo", "--confirm-timeout", "5"]);
     expect(u.code).toBe(2);
     expect(u.res.report).toBe("--mode must be switch, boot, test or dry-activate, got 'yolo'");
+    // The dispatcher refuses some before the script sees them, in the same form.
     const t = await run(host, h, "verify.sh", ["--name", host.name, "--retries", "x", "--interval", "1", "--timeout", "1"]);
     expect(t.code).toBe(2);
-    expect(t.res.report).toBe("--retries needs a whole number, got 'x'");
-    const b = await run(host, h, "deploy.sh", ["--name", host.name, "--release", "/nowhere", "--mode", "switch", "--confirm-timeout", "5"]);
+    expect(t.res.report).toBe("refused by the deploy key dispatcher: --retries needs a whole number, got 'x'");
+    const o = await run(host, h, "deploy.sh", ["--name", host.name, "--release", "/nowhere", "--mode", "switch", "--confirm-timeout", "5"]);
+    expect(o.code).toBe(2);
+    expect(o.res.report).toBe(`refused by the deploy key dispatcher: deploy: --release must be ${BASE}/releases/${h}`);
+    const b = await host.run(`sh ${BASE}/releases/${h}/.nhs/deploy.sh --name ${host.name} --release /nowhere --mode switch --confirm-timeout 5`);
     expect(b.code).toBe(3);
-    expect(b.res.report).toBe("bad release: /nowhere/flake.nix does not exist");
+    expect(b.stdout).toContain("report=bad release: /nowhere/flake.nix does not exist");
     const n = await run(host, h, "deploy.sh", deployArgs({ ...host, name: "nosuchhost" } as SimHost, h));
     expect(n.code).toBe(1);
     expect(n.res.status).toBe("rolled-back");

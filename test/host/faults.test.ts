@@ -15,11 +15,13 @@ afterAll(async () => {
 });
 // One failing test must not leave the next one an unconfirmed deploy or a fault.
 afterEach(async () => {
-  for (const k of ["activation-fails", "unit-fails", "disk-full", "sudo-missing", "host-down"] as const) await host.clearFault(k);
+  for (const k of ["activation-fails", "unit-fails", "disk-full", "sudo-missing", "host-down", "slow-switch"] as const) await host.clearFault(k);
   await host.run(`test -e ${BASE}/state/pending && sh ${BASE}/current/.nhs/rollback.sh >/dev/null 2>&1; true`);
 });
 
 const pendingGone = async () => (await host.run(`test -e ${BASE}/state/pending`)).code !== 0;
+const pendingId = async () => (await host.mustRun(`sed -n 's/^id=//p' ${BASE}/state/pending`)).trim();
+const lastResult = () => host.mustRun(`cat ${BASE}/state/last-result`);
 
 describe("faults", () => {
   it("activation fails after the profile moved: rolled back at once, exit 1", async () => {
@@ -193,6 +195,8 @@ describe("faults", () => {
     }
     expect(await host.commandCount()).toBe(n0);
     expect(await host.generation()).toBe(g0);
+    // The link is back; the deployer's side re-learns the neighbour on its own time.
+    await waitFor("SSH over the restored link", async () => (await host.ssh("true")).code === 0, 15_000);
     await expectHealthy(host);
   });
 
@@ -210,5 +214,135 @@ describe("faults", () => {
     fs.writeFileSync(host.knownHostsPath, `${host.address} ${fresh}\n`);
     expect((await host.ssh("echo in")).stdout.trim()).toBe("in");
     expect(await host.commandCount()).toBe(n0 + 1);
+  });
+
+  // The fault matrix on the NixOS-faithful simulator: each case ends on a known
+  // generation with no watchdog left armed.
+  it("the watchdog fires in NixOS's clean unit environment and rolls back", async () => {
+    const h = await newRelease(host);
+    const g0 = await host.generation();
+    const d = await run(host, h, "deploy.sh", deployArgs(host, h, "switch", 2));
+    expect(d.code, d.stderr).toBe(0);
+    const g1 = Number(d.res.generation);
+    await waitFor("the watchdog rollback", async () => (await host.generation()) === g0 && (await pendingGone()), 20_000);
+    await waitWatchdogGone(host);
+    expect(await lastResult()).toMatch(new RegExp(`by=rollback .*status=rolled-back trigger=watchdog previous=${g1} generation=${g0} `));
+    // It ran with systemd's own bin/ as PATH plus only the PATH it was given.
+    const j = await host.mustRun("grep 'Started nhs-watchdog.service' /var/lib/nhs-sim/journal | tail -n 1");
+    expect(j).toMatch(/with PATH=\/nix\/store\/[0-9a-z]{32}-systemd-[^/]+\/bin PATH$/m);
+    await expectHealthy(host);
+  });
+
+  it("sshd restarts during activation: the deploy's session survives and verify confirms", async () => {
+    const h = await newRelease(host, ["restarts-sshd"]);
+    const g0 = await host.generation();
+    const before = (await host.mustRun("cat /var/lib/nhs-sim/units/sshd.service/pid")).trim();
+    const d = await run(host, h, "deploy.sh", deployArgs(host, h));
+    expect(d.code, d.stderr).toBe(0);
+    const g1 = Number(d.res.generation);
+    expect(g1).toBeGreaterThan(g0);
+    expect((await host.mustRun("cat /var/lib/nhs-sim/units/sshd.service/pid")).trim()).not.toBe(before);
+    const v = await run(host, h, "verify.sh", verifyArgs(host));
+    expect(v.code, v.stderr).toBe(0);
+    expect(await host.generation()).toBe(g1);
+    await expectHealthy(host);
+  });
+
+  it("a hung activation is stopped after --activation-timeout and rolled back", async () => {
+    const h = await newRelease(host, ["slow-activation:600"]);
+    const g0 = await host.generation();
+    const s0 = await host.currentSystem();
+    const t0 = Date.now();
+    const d = await run(host, h, "deploy.sh", [...deployArgs(host, h, "switch", 30), "--activation-timeout", "3"]);
+    expect(d.code, d.stderr).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    expect(d.res).toMatchObject({ status: "rolled-back", previous: String(g0), generation: String(g0), failed: "activation-timeout" });
+    expect(d.res.report).toMatch(new RegExp(`^activation of generation ${g0 + 1} did not finish within 3s \\(--activation-timeout\\); systemd stopped it; rolled back from generation ${g0 + 1} to ${g0}`));
+    expect(await host.generation()).toBe(g0);
+    expect(await host.currentSystem()).toBe(s0);
+    expect((await host.run("pgrep -f 'slee[p] 600' || echo none")).stdout.trim()).toBe("none");
+    await expectHealthy(host);
+  });
+
+  it("SSH drops during verify's rollback: the rollback completes and the host ends on the old generation", async () => {
+    const h = await newRelease(host, ["unit-fails:nginx.service"]);
+    const g0 = await host.generation();
+    const s0 = await host.currentSystem();
+    const d = await run(host, h, "deploy.sh", deployArgs(host, h, "switch", 12));
+    expect(d.code, d.stderr).toBe(0);
+    await host.setFault({ kind: "slow-switch", seconds: 4 });
+    // verify's checks fail within ~2 s, its rollback then takes 4 s; ssh dies at 3.5 s.
+    const v = await run(host, h, "verify.sh", verifyArgs(host), 3_500);
+    expect(v.stdout).not.toContain("nhs-result");
+    await waitFor("the rollback to the old generation", async () => (await host.currentSystem()) === s0 && (await host.generation()) === g0 && (await pendingGone()), 40_000);
+    await waitWatchdogGone(host);
+    await host.clearFault("slow-switch");
+    expect(await host.generation()).toBe(g0);
+    expect(await host.currentSystem()).toBe(s0);
+    await expectHealthy(host);
+  });
+
+  it("a stale watchdog never acts on a later deploy: deploy, a verify that outlives the window, then at once a new deploy", async () => {
+    const h1 = await newRelease(host);
+    const h2 = await newRelease(host);
+    const d1 = await run(host, h1, "deploy.sh", deployArgs(host, h1, "switch", 5));
+    expect(d1.code, d1.stderr).toBe(0);
+    const g2 = Number(d1.res.generation);
+    const id1 = await pendingId();
+    // The watchdog fires at 5 s while verify holds the lock; verify confirms late.
+    const slow = [...verifyArgs(host).filter((a, i, all) => !(a === "--timeout" || all[i - 1] === "--timeout")), "--timeout", "12", "--command", "sleep 8"];
+    const v = await run(host, h1, "verify.sh", slow);
+    expect(v.code, v.stderr).toBe(0);
+    expect(v.res).toMatchObject({ status: "ok", generation: String(g2) });
+    const d2 = await run(host, h2, "deploy.sh", deployArgs(host, h2, "switch", 30));
+    expect(d2.code, d2.stderr).toBe(0);
+    const g3 = Number(d2.res.generation);
+    expect(g3).toBeGreaterThan(g2);
+    // The first watchdog died with its unit: no process of it is left.
+    expect((await host.run(`pgrep -f 'deploy-i[d] ${id1}' || echo none`)).stdout.trim()).toBe("none");
+    // And had one survived, it refuses a deploy that is not its own.
+    const stale = await host.run(`sh ${BASE}/current/.nhs/rollback.sh --watchdog --to 1 --deploy-id ${id1}`);
+    expect(stale.code, stale.stderr).toBe(0);
+    expect(stale.stdout).toContain("action=none");
+    expect(stale.stderr).toContain(`not ${id1} that armed this watchdog`);
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(await host.generation()).toBe(g3);
+    const v2 = await run(host, h2, "verify.sh", verifyArgs(host));
+    expect(v2.code, v2.stderr).toBe(0);
+    expect(await host.generation()).toBe(g3);
+    await expectHealthy(host);
+  });
+
+  it("late confirmation: a verify that holds the lock when the watchdog fires still confirms", async () => {
+    const h = await newRelease(host);
+    const d = await run(host, h, "deploy.sh", deployArgs(host, h, "switch", 2));
+    expect(d.code, d.stderr).toBe(0);
+    const g1 = Number(d.res.generation);
+    const slow = [...verifyArgs(host).filter((a, i, all) => !(a === "--timeout" || all[i - 1] === "--timeout")), "--timeout", "10", "--command", "sleep 5"];
+    const v = await run(host, h, "verify.sh", slow);
+    expect(v.code, v.stderr).toBe(0);
+    expect(v.res).toMatchObject({ status: "ok", generation: String(g1) });
+    expect(await host.mustRun("grep -c 'Triggered nhs-watchdog.service' /var/lib/nhs-sim/journal")).not.toBe("0\n");
+    await waitWatchdogGone(host);
+    expect(await host.generation()).toBe(g1);
+    expect(await lastResult()).toMatch(/by=verify .*status=ok/);
+    await expectHealthy(host);
+  });
+
+  it("late confirmation is bounded: a lock holder past its promised bound is stopped and the watchdog rolls back", async () => {
+    const h = await newRelease(host);
+    const g0 = await host.generation();
+    const d = await run(host, h, "deploy.sh", deployArgs(host, h, "switch", 2));
+    expect(d.code, d.stderr).toBe(0);
+    // A hung "verify": alive, holding the lock, its bound 3 s away.
+    const pid = (await host.mustRun("setsid sleep 303 </dev/null >/dev/null 2>&1 & echo $!")).trim();
+    await host.mustRun(
+      `mkdir ${BASE}/state/lock && printf 'pid=%s\\nstart=%s\\nby=verify\\nsince=%s\\nuntil=%s\\n' ${pid} "$(sed 's/^.*) //' /proc/${pid}/stat | cut -d' ' -f20)" "$(date +%s)" "$(($(date +%s) + 3))" >${BASE}/state/lock/owner`,
+    );
+    await waitFor("the watchdog rollback", async () => (await host.generation()) === g0 && (await pendingGone()), 20_000);
+    await waitWatchdogGone(host);
+    expect(await host.mustRun(`cat ${BASE}/state/deploy.log`)).toContain(`verify pid ${pid} still holds the deploy lock past its bound`);
+    expect((await host.run(`kill -0 ${pid} 2>/dev/null && echo alive || echo gone`)).stdout.trim()).toBe("gone");
+    await expectHealthy(host);
   });
 });

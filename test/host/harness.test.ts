@@ -7,6 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { startHosts, SimHost, HOSTS_DIR, listHosts } from "../harness/hosts";
 import { exec } from "../harness/exec";
+import { BASE } from "../harness/release";
 
 let hosts: SimHost[] = [];
 beforeAll(async () => {
@@ -29,9 +30,9 @@ describe("simulated hosts", () => {
       expect((await h.run("readlink /run/booted-system")).stdout).toBe((await h.run("readlink /run/current-system")).stdout);
     }
     // private views: a file in one host's state is not in the other's
-    await a.mustRun("touch /var/lib/nixos-home-server/only-a");
-    expect((await b.run("test -e /var/lib/nixos-home-server/only-a")).code).toBe(1);
-    expect(fs.existsSync("/var/lib/nixos-home-server/only-a")).toBe(false);
+    await a.mustRun(`touch ${BASE}/only-a`);
+    expect((await b.run(`test -e ${BASE}/only-a`)).code).toBe(1);
+    expect(fs.existsSync(`${BASE}/only-a`)).toBe(false);
   });
 
   it("the deploy user logs in by key and has passwordless sudo; commands are counted", async () => {
@@ -97,5 +98,53 @@ describe("simulated hosts", () => {
     expect(listHosts().map((h) => h.name)).not.toContain(victim.name);
     expect(() => victim.ssh("true")).toThrow(/network namespace nhs-\w+ does not exist/);
     expect(hosts[0].exists()).toBe(true); // a live owner's host is left alone
+  });
+});
+
+// The NixOS facts the simulator models, one test each (sources in test/harness/README.md).
+describe("NixOS-faithful hosts", () => {
+  it("/bin holds only sh and /usr/bin only env", async () => {
+    const r = await hosts[0].ssh("ls /bin; echo --; ls /usr/bin");
+    expect(r.stdout).toBe("env\nsh\n--\nenv\nsh\n");
+  });
+
+  it("tools live in /nix/store, reached through /run/current-system/sw/bin of the running generation", async () => {
+    const r = await hosts[0].ssh('command -v sed; readlink -f "$(command -v sed)"; readlink /run/current-system/sw; test -e /run/current-system/sw/bin/nixos-rebuild && echo has-rebuild');
+    const [where, real, sw, rebuild] = r.stdout.trim().split("\n");
+    expect(where).toBe("/run/current-system/sw/bin/sed");
+    expect(real).toMatch(/^\/nix\/store\/[0-9a-z]{32}-[^/]+\/bin\/sed$/);
+    expect(sw).toMatch(/^\/nix\/store\/[0-9a-z]{32}-system-path$/);
+    expect(rebuild).toBe("has-rebuild");
+    expect((await hosts[0].run("readlink -f /run/current-system/sw")).stdout).toBe((await hosts[0].run("readlink -f \"$(readlink /run/current-system)/sw\"")).stdout);
+  });
+
+  it("sudo works only as /run/wrappers/bin/sudo; the store's sudo cannot gain root", async () => {
+    const r = await hosts[0].ssh('command -v sudo; "$(readlink -f /run/current-system/sw/bin/sudo)" -n true');
+    expect(r.stdout.trim()).toBe("/run/wrappers/bin/sudo");
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("effective uid is not 0");
+  });
+
+  it("login shells get NixOS's PATH, and sudo keeps it (no secure_path)", async () => {
+    const want = "/run/wrappers/bin:/home/deploy/.nix-profile/bin:/nix/profile/bin:/etc/profiles/per-user/deploy/bin:/nix/var/nix/profiles/default/bin:/run/current-system/sw/bin";
+    const r = await hosts[0].ssh("echo \"$PATH\"; sudo -n sh -c 'echo \"$PATH\"'");
+    expect(r.stdout).toBe(`${want}\n${want}\n`);
+  });
+
+  it("a transient unit with no PATH given cannot find dirname; -E gives it exactly what is passed", async () => {
+    const bare = await hosts[0].ssh("sudo -n systemd-run --wait --collect -p StandardOutput=append:/tmp/bare -p StandardError=append:/tmp/bare sh -c 'dirname /a/b'; echo rc=$?; cat /tmp/bare");
+    expect(bare.stdout).toMatch(/^rc=127\n.*dirname: not found/s);
+    const given = await hosts[0].ssh("sudo -n systemd-run --wait --collect -E PATH=/run/current-system/sw/bin -E X='a b' -p StandardOutput=append:/tmp/given sh -c 'dirname /a/b; env | sort'; echo rc=$?; cat /tmp/given");
+    expect(given.stdout).toBe("rc=0\n/a\nPATH=/run/current-system/sw/bin\nPWD=/\nX=a b\n");
+  });
+
+  it("RuntimeMaxSec and systemctl stop end every process of a unit", async () => {
+    const t = await hosts[0].ssh("sudo -n systemd-run --wait --collect -E PATH=/run/current-system/sw/bin -p RuntimeMaxSec=1 sh -c 'sleep 301 & sleep 301'; echo rc=$?");
+    expect(t.stdout).not.toContain("rc=0");
+    expect(t.stderr).toContain("Finished with result: timeout");
+    await hosts[0].ssh("sudo -n systemd-run --unit nhs-t -E PATH=/run/current-system/sw/bin sh -c 'sleep 302 & sleep 302'");
+    await hosts[0].ssh("sudo -n systemctl stop nhs-t");
+    const left = await hosts[0].run("pgrep -f 'sleep 30[12]' || echo none");
+    expect(left.stdout.trim()).toBe("none");
   });
 });

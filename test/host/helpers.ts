@@ -45,7 +45,7 @@ export async function expectHealthy(host: SimHost): Promise<void> {
 }
 
 export async function expectNoWatchdog(host: SimHost): Promise<void> {
-  const w = await host.run("systemctl is-active nhs-watchdog.timer nhs-watchdog.service; ls /var/lib/nixos-home-server/state/");
+  const w = await host.run(`systemctl is-active nhs-watchdog.timer nhs-watchdog.service; ls ${BASE}/state/`);
   expect(w.stdout).not.toMatch(/^active$/m);
   expect(w.stdout).not.toMatch(/^pending$/m);
 }

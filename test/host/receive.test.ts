@@ -29,8 +29,8 @@ describe("receive.sh", () => {
     expect(await link("current")).toBe(`releases/${a}`);
     expect(await link("previous")).toBe("");
     expect((await host.run(`test -f ${BASE}/current/nixos/old-only.nix && test -f ${BASE}/current/.nhs/deploy.sh`)).code).toBe(0);
-    // the bootstrap's temp dir is gone (tmp/ is left empty), no half-unpacked .tmp is left
-    expect((await host.mustRun(`ls -1 ${BASE}`)).split("\n").filter(Boolean).sort()).toEqual(["current", "releases", "state", "tmp"]);
+    // the receive temp dir is gone (tmp/ is left empty), no half-unpacked .tmp is left; dispatch is the deploy key's forced command
+    expect((await host.mustRun(`ls -1 ${BASE}`)).split("\n").filter(Boolean).sort()).toEqual(["current", "dispatch", "releases", "state", "tmp"]);
     expect(await host.mustRun(`ls -A ${BASE}/tmp`)).toBe("");
   });
 
@@ -71,13 +71,13 @@ describe("receive.sh", () => {
     const { tarball } = await packRelease(rel(6));
     const wrong = "0".repeat(64);
     await uploadRelease(host, tarball, wrong);
-    const r = await host.ssh(renderSyncBootstrap(host.deployUser, wrong, 3));
+    const r = await host.ssh(renderSyncBootstrap(wrong, 3));
     expect(r.code).toBe(3);
     const res = parseResult(r.stdout);
     expect(res.status).toBe("precondition-failed");
     expect(res.report).toMatch(/^bad release: sha256 of the received tarball is [0-9a-f]{64}, expected 0{64}/);
     expect(await link("current")).toBe(cur);
-    expect((await host.mustRun(`ls -1 ${BASE}`)).split("\n").filter(Boolean).sort()).toEqual(["current", "previous", "releases", "state", "tmp"]);
+    expect((await host.mustRun(`ls -1 ${BASE}`)).split("\n").filter(Boolean).sort()).toEqual(["current", "dispatch", "previous", "releases", "state", "tmp"]);
     expect(await host.mustRun(`ls -A ${BASE}/tmp`)).toBe("");
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, batches, parseStackConfig, worstCaseVerifySeconds } from "../../components/config";
+import { ConfigError, parseStackConfig, worstCaseVerifySeconds } from "../../components/config";
 import { HOSTS, hostKeyFor, server } from "./fixtures";
 
 const ctx = { hostDirectories: HOSTS, configKeys: new Set(["nixos-home-server:nixosProdPassword"]) };
@@ -17,12 +17,13 @@ function problems(servers: unknown, fleet?: unknown): string[] {
 describe("parseStackConfig: valid input", () => {
   it("applies safe defaults", () => {
     const c = parseStackConfig({ servers: [server("nixos-staging")], fleet: undefined }, ctx);
-    expect(c.fleet).toEqual({ parallelism: 1, keepReleases: 3, keepGenerations: 10 });
+    expect(c.fleet).toEqual({ deployFrom: [], parallelism: 1, keepReleases: 3, keepGenerations: 10 });
     const s = c.servers[0];
     expect(s.port).toBe(22);
     expect(s.mode).toBe("switch");
     expect(s.tags).toEqual([]);
     expect(s.confirmTimeoutSeconds).toBe(600);
+    expect(s.activationTimeoutSeconds).toBe(1800);
     expect(s.health).toEqual({ units: [], http: [], commands: [], journal: "fail", retries: 5, intervalSeconds: 5, timeoutSeconds: 10, minFreeMb: 1024 });
     expect(s.deployKeyRotation).toBe(1);
   });
@@ -39,11 +40,6 @@ describe("parseStackConfig: valid input", () => {
   it("worst-case verify time counts every check, retry and interval", () => {
     const h = { units: ["a.service"], http: [], commands: [], journal: "fail" as const, retries: 3, intervalSeconds: 5, timeoutSeconds: 10, minFreeMb: 0 };
     expect(worstCaseVerifySeconds(h)).toBe(3 * 4 * 10 + 2 * 5);
-  });
-
-  it("batches servers by parallelism", () => {
-    expect(batches([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
-    expect(batches([1, 2, 3], 1)).toEqual([[1], [2], [3]]);
   });
 });
 
@@ -70,7 +66,6 @@ const hostile: [string, unknown, string][] = [
   ["rsa host key", [server("nixos-prod", { hostKey: "ssh-rsa AAAAB3NzaC1yc2E" })], 'hostKey: must start with "ssh-ed25519"'],
   ["truncated host key", [server("nixos-prod", { hostKey: hostKeyFor("x").slice(0, 40) })], "hostKey: is not a valid ed25519 public key"],
   ["inline password", [server("nixos-prod", { bootstrap: { password: "hunter2" } })], "bootstrap.password: must be { secretKey: \"<config key>\" }; never put the password inline"],
-  ["unset secret key", [server("nixos-prod", { bootstrap: { password: { secretKey: "missingKey" } } })], 'bootstrap.password.secretKey: config key "nixos-home-server:missingKey" is not set'],
   ["two bootstrap methods", [server("nixos-prod", { bootstrap: { agent: {}, keyFile: { path: "/k" } } })], "bootstrap: give exactly one of agent, keyFile or password (got agent, keyFile)"],
   ["no bootstrap method", [server("nixos-prod", { bootstrap: {} })], "bootstrap: give exactly one of agent, keyFile or password (got none)"],
   ["relative agent socket", [server("nixos-prod", { bootstrap: { agent: { socket: "agent.sock" } } })], "bootstrap.agent.socket: must be an absolute path"],
@@ -82,6 +77,8 @@ const hostile: [string, unknown, string][] = [
   ["bad http status", [server("nixos-prod", { health: { http: [{ url: "http://x/", status: 99 }] } })], "health.http[0].status: Too small"],
   ["multi-line command", [server("nixos-prod", { health: { commands: ["true\nreboot"] } })], "health.commands[0]: must be one line"],
   ["journal not an enum", [server("nixos-prod", { health: { journal: true } })], "health.journal: Invalid option"],
+  ["activation timeout too short", [server("nixos-prod", { activationTimeoutSeconds: 5 })], "activationTimeoutSeconds: Too small"],
+  ["activation timeout not whole", [server("nixos-prod", { activationTimeoutSeconds: 60.5 })], "activationTimeoutSeconds: Invalid input: expected int"],
   ["zero retries", [server("nixos-prod", { health: { retries: 0 } })], "health.retries: Too small"],
   [
     "confirm timeout below worst-case verify",
@@ -102,6 +99,22 @@ describe("parseStackConfig: hostile and broken input", () => {
       /fleet: unknown key "extra"[\s\S]*fleet: parallelism: Too small[\s\S]*fleet: keepReleases: Too small|fleet: parallelism/,
     );
     expect(problems([server("nixos-prod")], { parallelism: 0 })).toEqual([expect.stringContaining("fleet: parallelism: Too small")]);
+  });
+
+  it("checks deployFrom: addresses and CIDRs only, each bad one named", () => {
+    expect(problems([server("nixos-prod")], { deployFrom: ["192.168.1.0/24", "fd00::/8", "10.0.0.7"] })).toEqual([]);
+    expect(problems([server("nixos-prod")], { deployFrom: ["10.0.0.0/33", "lan", "10.0.0.0/8\" ,x"] })).toEqual([
+      'fleet: deployFrom[0]: "10.0.0.0/33" is not an IPv4 or IPv6 address or CIDR (e.g. 192.168.1.0/24 or fd00::/8); sshd would refuse the deploy key from everywhere',
+      'fleet: deployFrom[1]: "lan" is not an IPv4 or IPv6 address or CIDR (e.g. 192.168.1.0/24 or fd00::/8); sshd would refuse the deploy key from everywhere',
+      'fleet: deployFrom[2]: "10.0.0.0/8\\" ,x" is not an IPv4 or IPv6 address or CIDR (e.g. 192.168.1.0/24 or fd00::/8); sshd would refuse the deploy key from everywhere',
+    ]);
+  });
+
+  it("a bootstrap secret that is not set is a warning: later runs (CI) do not need it", () => {
+    const c = parseStackConfig({ servers: [server("nixos-prod", { bootstrap: { password: { secretKey: "missingKey" } } })], fleet: {} }, { ...ctx, configKeys: new Set() });
+    expect(c.warnings).toEqual([
+      'servers[0] "nixos-prod": bootstrap.password.secretKey: config key "nixos-home-server:missingKey" is not set; fine once this stack\'s deploy key is on the host, but a first install fails without it (`pulumi config set --secret missingKey <value>`)',
+    ]);
   });
 
   it("reports every problem of every server in one message", () => {

@@ -15,9 +15,8 @@ describe("HostProbe", () => {
     expect(knownHostsLine("10.0.0.2", 2222, " ssh-ed25519 AAAAC3 ")).toBe("[10.0.0.2]:2222 ssh-ed25519 AAAAC3\n");
   });
 
-  it("uses sudo except as root", () => {
-    expect(statusCommand("root")).toBe("sh /var/lib/nixos-home-server/current/.nhs/status.sh");
-    expect(statusCommand("deploy")).toBe("sudo -n sh /var/lib/nixos-home-server/current/.nhs/status.sh");
+  it("asks the dispatcher for the status, whatever the user", () => {
+    expect(statusCommand()).toBe("/var/lib/nixos-home-server/dispatch status");
   });
 
   it("reads the running and the last-deployed system, and names a missing key", () => {
@@ -25,8 +24,15 @@ describe("HostProbe", () => {
     const o = parseObservation("nixos-prod", line);
     expect(o).toEqual({ system: "/nix/store/b-sys", deployed: "/nix/store/a-sys" });
     expect(isDrifted(o)).toBe(true);
-    expect(() => parseObservation("nixos-prod", "nhs-result status=ok store=/x")).toThrow('server "nixos-prod": status.sh result has no "deployed"');
-    expect(() => parseObservation("nixos-prod", "")).toThrow('server "nixos-prod": status.sh printed no nhs-result line');
+    expect(() => parseObservation("nixos-prod", "nhs-result status=ok store=/x")).toThrow('status.sh on server "nixos-prod": result line has no "deployed" key');
+    expect(() => parseObservation("nixos-prod", "")).toThrow('status.sh on server "nixos-prod" printed no "nhs-result" line');
+  });
+
+  it("never lets words of the free-text report overwrite store or deployed", () => {
+    const line = "nhs-result status=ok store=/nix/store/b-sys deployed=/nix/store/a-sys report=manual switch store=/nix/store/evil deployed=none\n";
+    expect(parseObservation("nixos-prod", line)).toEqual({ system: "/nix/store/b-sys", deployed: "/nix/store/a-sys" });
+    // A report before the keys would hide them: the key is then missing, not taken from the text.
+    expect(() => parseObservation("nixos-prod", "nhs-result status=ok report=store=/x deployed=/y")).toThrow('has no "store" key');
   });
 
   it("sees no drift on a host this tool never deployed, nor on one running what it deployed", () => {

@@ -1,4 +1,4 @@
-// The whole program under Pulumi mocks: graph shape, dependencies, batching and secrets.
+// The whole program under Pulumi mocks: graph shape, dependencies, fleet lanes and secrets.
 import * as pulumi from "@pulumi/pulumi";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { openSshKeyPairFromSeed } from "../../components/lib/sshKey";
@@ -14,6 +14,7 @@ interface Registration {
   deps: string[];
   inputs: Record<string, unknown>;
   additionalSecretOutputs: string[];
+  ignoreChanges: string[];
 }
 
 function seedFor(name: string): Buffer {
@@ -34,8 +35,7 @@ function stdoutFor(name: string, inputs: Record<string, unknown>): string {
   return "nhs-result status=ok";
 }
 
-async function runProgram(servers: unknown[], fleet: unknown, secrets: Record<string, string> = {}) {
-  const registrations: Registration[] = [];
+async function runProgram(servers: unknown[], fleet: unknown, secrets: Record<string, string> = {}, registrations: Registration[] = []) {
   pulumi.runtime.setAllConfig(
     {
       "nixos-home-server:servers": JSON.stringify(servers),
@@ -81,6 +81,7 @@ async function runProgram(servers: unknown[], fleet: unknown, secrets: Record<st
       deps: req.getDependenciesList(),
       inputs: req.getObject()?.toJavaScript() ?? {},
       additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+      ignoreChanges: req.getIgnorechangesList(),
     });
     original(req, cb);
   };
@@ -97,7 +98,12 @@ async function runProgram(servers: unknown[], fleet: unknown, secrets: Record<st
   return { registrations, exported, byName, deps };
 }
 
-beforeEach(() => vi.resetModules());
+beforeEach(() => {
+  vi.resetModules();
+  // The committed example hosts still carry the placeholder hardware file, which the program
+  // refuses (the last test here, and hardware.test.ts); the graph tests deploy them as if replaced.
+  vi.doMock("../../components/lib/hardware", async (importOriginal) => ({ ...(await importOriginal<object>()), placeholderHardwareFiles: () => [] }));
+});
 afterEach(() => vi.restoreAllMocks());
 
 describe("one server", () => {
@@ -109,6 +115,7 @@ describe("one server", () => {
         "nixos-home-server:index:NixosServer nixos-staging",
         "nixos-home-server:index:DeployKey nixos-staging-deploy-key",
         "random:index/randomBytes:RandomBytes nixos-staging-deploy-key-seed",
+        "random:index/randomBytes:RandomBytes nixos-staging-deploy-key-seed-even",
         "nixos-home-server:index:KeyAuthorization nixos-staging-key-authorization",
         "command:remote:Command nixos-staging-key-authorization-install",
         "command:remote:Command nixos-staging-key-authorization-login-test",
@@ -119,7 +126,7 @@ describe("one server", () => {
         "command:remote:Command nixos-staging-verify",
       ]),
     );
-    expect(registrations.filter((r) => r.type !== "pulumi:pulumi:Stack")).toHaveLength(11);
+    expect(registrations.filter((r) => r.type !== "pulumi:pulumi:Stack")).toHaveLength(12);
     for (const child of ["nixos-staging-deploy-key", "nixos-staging-key-authorization", "nixos-staging-config-sync", "nixos-staging-rebuild", "nixos-staging-verify"]) {
       expect(byName(child).parent).toMatch(/NixosServer::nixos-staging$/);
     }
@@ -137,7 +144,7 @@ describe("one server", () => {
     expect(out.configHash).toMatch(/^[0-9a-f]{64}$/);
     expect(out.deployedAt).toBe("2026-11-28T12:00:00Z");
     expect(out.verification).toBe("all 6 checks pass on generation 43");
-    expect(out.deployPublicKey).toBe(openSshKeyPairFromSeed(seedFor("nixos-staging-deploy-key-seed"), "nhs-deploy@nixos-staging").publicKey);
+    expect(out.deployPublicKey).toBe(openSshKeyPairFromSeed(seedFor("nixos-staging-deploy-key-seed"), "nhs-deploy@unit/nixos-staging").publicKey);
 
     const sync = byName("nixos-staging-config-sync").inputs;
     expect(sync.triggers).toEqual([out.configHash]);
@@ -151,7 +158,13 @@ describe("one server", () => {
     expect(source.path).toMatch(new RegExp(`/\\.nhs-releases/${out.configHash}\\.tar\\.gz$`));
     // A refresh that finds drift replaces the probe; its id is part of Rebuild's triggers.
     expect(byName("nixos-staging-rebuild").inputs.triggers).toEqual([out.configHash, "nixos-staging-probe-id"]);
-    expect(sync.create).toContain(`nhs-sync '${out.configHash}' '3'`);
+    expect(sync.create).toBe(`/var/lib/nixos-home-server/dispatch receive '${out.configHash}' '3'`);
+    // The login test goes through the dispatcher too: the host rewrites this stack's key line.
+    expect(byName("nixos-staging-key-authorization-login-test").inputs.create).toBe(
+      `/var/lib/nixos-home-server/dispatch authorize '${out.deployPublicKey.split(" ")[1]}'`,
+    );
+    // Bootstrap credentials serve only the first install: later changes (or their absence in CI) are ignored.
+    expect(byName("nixos-staging-key-authorization-install").inputs.create).toContain(`restrict,command="/var/lib/nixos-home-server/dispatch --key nhs-deploy@unit/nixos-staging"`);
     expect(byName("nixos-staging-rebuild").inputs.create).toContain(`'--release' '/var/lib/nixos-home-server/releases/${out.configHash}'`);
     expect(byName("nixos-staging-verify").inputs.logging).toBe("stdout");
     expect(byName("nixos-staging-verify").additionalSecretOutputs).toContain("stderr");
@@ -163,6 +176,40 @@ describe("one server", () => {
   });
 });
 
+describe("deploy key rotation", () => {
+  it("the previous key authorizes the new one; the bootstrap install never runs again", async () => {
+    const { byName, deps, exported } = await runProgram([server("nixos-staging", { deployKeyRotation: 2 })], {});
+    const keyOf = (seed: string) => openSshKeyPairFromSeed(seedFor(seed), "nhs-deploy@unit/nixos-staging");
+    // Rotation 2 is the even seed; the odd one (rotation 1) is the key the host still accepts.
+    expect(exported["nixos-staging"].deployPublicKey).toBe(keyOf("nixos-staging-deploy-key-seed-even").publicKey);
+    const rotate = byName("nixos-staging-key-authorization-rotate");
+    expect(rotate.inputs.create).toBe(`/var/lib/nixos-home-server/dispatch authorize '${keyOf("nixos-staging-deploy-key-seed-even").publicKey.split(" ")[1]}'`);
+    const conn = rotate.inputs.connection as { value: { privateKey: { value: string } } };
+    expect(JSON.stringify(conn)).toContain(keyOf("nixos-staging-deploy-key-seed").privateKey.split("\n")[1]);
+    expect(deps("nixos-staging-key-authorization-login-test")).toContain("nixos-staging-key-authorization-rotate");
+    expect(byName("nixos-staging-key-authorization-install").ignoreChanges.sort()).toEqual(["connection", "create", "stdin"]);
+    // A first install at rotation 2 puts both keys in, so the rotation step works on a new host too.
+    expect(byName("nixos-staging-key-authorization-install").inputs.create).toContain(keyOf("nixos-staging-deploy-key-seed").publicKey.split(" ")[1]);
+  });
+
+  it("a bootstrap key file that is not on this machine (CI) is a warning, not an error", async () => {
+    const warn = vi.spyOn(pulumi.log, "warn").mockImplementation(() => undefined as never);
+    const { byName } = await runProgram([server("nixos-staging", { bootstrap: { keyFile: { path: "/nonexistent/bootstrap_key" } } })], {});
+    expect(warn.mock.calls.map((c) => c[0])).toContain(
+      'servers "nixos-staging": bootstrap.keyFile.path: /nonexistent/bootstrap_key does not exist on this machine; fine once this stack\'s deploy key is on the host, but a first install fails without it',
+    );
+    // The graph is whole; the install (which ignores later connection changes) simply has no key.
+    const conn = byName("nixos-staging-key-authorization-install").inputs.connection as { value: Record<string, unknown> };
+    expect(conn.value.privateKey).toBeUndefined();
+    expect(byName("nixos-staging-verify")).toBeDefined();
+  });
+
+  it("at rotation 1 there is no rotation step", async () => {
+    const { registrations } = await runProgram([server("nixos-staging")], {});
+    expect(registrations.map((r) => r.name)).not.toContain("nixos-staging-key-authorization-rotate");
+  });
+});
+
 describe("three servers", () => {
   const three = () => [
     server("nixos-staging", { bootstrap: { password: { secretKey: "pw" } } }),
@@ -170,27 +217,51 @@ describe("three servers", () => {
     server("nixos-backup", { port: 2222 }),
   ];
 
-  it("parallelism 2 deploys two servers, then the third after both Verify", async () => {
-    const { deps } = await runProgram(three(), { parallelism: 2 }, { pw: PASSWORD });
-    const firstBatchVerify = ["nixos-staging-verify", "nixos-prod-verify"];
-    for (const step of ["nixos-backup-key-authorization-install", "nixos-backup-config-sync"]) {
-      expect(deps(step)).toEqual(expect.arrayContaining(firstBatchVerify));
+  // No server depends on another (the engine would skip a failed server's dependents); a server
+  // is registered once an earlier one settled, so parallelism bounds the servers in flight.
+  const serversOf = (deps: (n: string) => string[], step: string) => deps(step).map((d) => d.replace(/-(deploy-key-seed(?:-even)?|key-authorization-.*|config-sync(?:-upload)?|probe|rebuild|verify)$/, ""));
+  const index = (registrations: Registration[], name: string) => registrations.findIndex((r) => r.name === name);
+
+  it("parallelism 2 starts two servers, then the third once one of them settled", async () => {
+    const { registrations, deps } = await runProgram(three(), { parallelism: 2 }, { pw: PASSWORD });
+    for (const n of ["nixos-staging", "nixos-prod", "nixos-backup"]) {
+      for (const step of ["key-authorization-install", "config-sync", "rebuild", "verify"]) {
+        expect(serversOf(deps, `${n}-${step}`).every((s) => s === n), `${n}-${step} depends only on its own server`).toBe(true);
+      }
     }
     expect(deps("nixos-prod-config-sync")).not.toContain("nixos-staging-verify");
-    expect(deps("nixos-staging-key-authorization-install")).toEqual(["nixos-staging-deploy-key-seed"]);
+    expect(deps("nixos-staging-key-authorization-install").sort()).toEqual(["nixos-staging-deploy-key-seed", "nixos-staging-deploy-key-seed-even"]);
+    const firstVerify = Math.min(index(registrations, "nixos-staging-verify"), index(registrations, "nixos-prod-verify"));
+    expect(index(registrations, "nixos-prod")).toBeLessThan(index(registrations, "nixos-staging-verify"));
+    expect(index(registrations, "nixos-backup")).toBeGreaterThan(firstVerify);
   });
 
-  it("parallelism 1 chains every server on the previous one", async () => {
-    const { deps } = await runProgram(three(), { parallelism: 1 }, { pw: PASSWORD });
-    expect(deps("nixos-prod-config-sync")).toContain("nixos-staging-verify");
-    expect(deps("nixos-backup-config-sync")).toContain("nixos-prod-verify");
-    expect(deps("nixos-backup-config-sync")).not.toContain("nixos-staging-verify");
+  it("parallelism 1 registers each server after the previous one's Verify", async () => {
+    const { registrations } = await runProgram(three(), { parallelism: 1 }, { pw: PASSWORD });
+    expect(index(registrations, "nixos-prod")).toBeGreaterThan(index(registrations, "nixos-staging-verify"));
+    expect(index(registrations, "nixos-backup")).toBeGreaterThan(index(registrations, "nixos-prod-verify"));
+  });
+
+  it("parallelism 3 starts every server before any Verify", async () => {
+    const { registrations } = await runProgram(three(), { parallelism: 3 }, { pw: PASSWORD });
+    const firstVerify = Math.min(...["nixos-staging", "nixos-prod", "nixos-backup"].map((n) => index(registrations, `${n}-verify`)));
+    expect(index(registrations, "nixos-backup")).toBeLessThan(firstVerify);
+  });
+
+  it("npm run deploy's targets cover every resource of a server and none of another's", async () => {
+    const { registrations } = await runProgram(three(), { parallelism: 3 }, { pw: PASSWORD });
+    const { serverOf } = await import("../../components/lib/selection");
+    const names = ["nixos-staging", "nixos-prod", "nixos-backup"];
+    for (const r of registrations.filter((x) => x.type !== "pulumi:pulumi:Stack")) {
+      // Every resource the program registers is one of a server's, by the names NixosServer gives.
+      expect(serverOf(r.name, names), `${r.name} belongs to a server`).toBeDefined();
+    }
   });
 
   it("keeps secrets secret and out of every command text", async () => {
     const { registrations, byName } = await runProgram(three(), { parallelism: 3 }, { pw: PASSWORD });
     const privateKeys = ["nixos-staging", "nixos-prod", "nixos-backup"].map(
-      (n) => openSshKeyPairFromSeed(seedFor(`${n}-deploy-key-seed`), `nhs-deploy@${n}`).privateKey,
+      (n) => openSshKeyPairFromSeed(seedFor(`${n}-deploy-key-seed`), `nhs-deploy@unit/${n}`).privateKey,
     );
     const forbidden = [PASSWORD, ...privateKeys, ...privateKeys.map((k) => k.split("\n")[1])];
     // Secret-wrapped values are encrypted in state; everything outside them must be free of secrets.
@@ -210,6 +281,13 @@ describe("three servers", () => {
     expect(sync.value.port).toBe(2222);
     expect(JSON.stringify(sync)).toContain(privateKeys[2].split("\n")[1]);
     expect(byName("nixos-staging-deploy-key-seed").additionalSecretOutputs).toEqual(expect.arrayContaining(["base64", "hex"]));
+  });
+
+  it("refuses a server that still has the placeholder hardware file, before registering any resource", async () => {
+    vi.doUnmock("../../components/lib/hardware");
+    await expect(runProgram([server("nixos-staging"), server("nixos-prod")], {})).rejects.toThrow(
+      /servers\[0\] "nixos-staging": nixos\/hosts\/nixos-staging\/hardware-configuration.nix is the placeholder hardware file[\s\S]*servers\[1\] "nixos-prod": nixos\/hosts\/nixos-prod\/hardware-configuration.nix is the placeholder[\s\S]*nixos-generate-config --show-hardware-config/,
+    );
   });
 
   it("stops before registering any resource when config is invalid", async () => {

@@ -3,7 +3,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { authorizedKeyLine, ed25519KeyProblem, openSshKeyPairFromSeed } from "../../components/lib/sshKey";
+import { authorizedKeyLine, deployKeyMarker, ed25519KeyProblem, openSshKeyPairFromSeed } from "../../components/lib/sshKey";
+import { seedRotations } from "../../components/deployKey";
 
 const seed = Buffer.from("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", "hex");
 
@@ -42,8 +43,21 @@ describe("openSshKeyPairFromSeed", () => {
     expect(() => openSshKeyPairFromSeed(seed, "a\nb")).toThrow("key comment must be a single line");
   });
 
-  it("renders the restricted authorized_keys line", () => {
-    expect(authorizedKeyLine("ssh-ed25519 AAAA c")).toBe("no-port-forwarding,no-agent-forwarding,no-X11-forwarding ssh-ed25519 AAAA c");
+  it("renders the restricted authorized_keys line: restrict, the dispatcher as forced command, from= when given", () => {
+    const m = deployKeyMarker("prod.eu", "nixos-prod");
+    expect(m).toBe("nhs-deploy@prod.eu/nixos-prod");
+    expect(authorizedKeyLine(`ssh-ed25519 AAAA ${m}`)).toBe(`restrict,command="/var/lib/nixos-home-server/dispatch --key ${m}" ssh-ed25519 AAAA ${m}`);
+    expect(authorizedKeyLine(`ssh-ed25519 AAAA ${m}`, ["10.0.0.0/8", "fd00::/8"])).toBe(
+      `restrict,command="/var/lib/nixos-home-server/dispatch --key ${m} --from 10.0.0.0/8,fd00::/8",from="10.0.0.0/8,fd00::/8" ssh-ed25519 AAAA ${m}`,
+    );
+    expect(() => authorizedKeyLine('ssh-ed25519 AAAA x"y')).toThrow("deploy key must be");
+    expect(() => deployKeyMarker("a b", "x")).toThrow("cannot form a key marker");
+  });
+
+  it("keeps the current key's seed when the rotation is bumped (odd and even seeds)", () => {
+    expect(seedRotations(1)).toEqual({ odd: 1, even: 0 });
+    expect(seedRotations(2)).toEqual({ odd: 1, even: 2 });
+    expect(seedRotations(3)).toEqual({ odd: 3, even: 2 });
   });
 
   it("checks host key lines", () => {

@@ -15,15 +15,10 @@ here=$(dirname "$(readlink -f "$0")")
 netns=nhs-$name
 
 mkdir -p "$dir/etc-upper" "$dir/etc-work" "$dir/varlib-upper" "$dir/varlib-work" "$dir/home" "$dir/bin"
-mkdir -p /nix /var/lib /home /usr/local/bin
+mkdir -p /nix /var/lib /home
 # Copies, not links: the host mounts its own /tmp and /run, which would hide a checkout
-# (or a CI clone) that lives under either of them.
+# (or a CI clone) that lives under either of them. host-init.sh puts them in the store.
 cp "$here"/*.sh "$dir/bin/"
-for t in nixos-rebuild nix-env systemctl journalctl systemd-run switch-to-configuration; do
-  target=$t
-  [ "$t" = switch-to-configuration ] && target=nhs-switch-to-configuration
-  ln -sfn "$t.sh" "$dir/bin/$target"
-done
 
 # The namespace files must live on a private mount, or the kernel refuses to bind
 # a mount namespace onto them.

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Simulated journalctl over the simulator's journal file: -p, --since, -u, -n, -o cat.
+# Simulated journalctl over the simulator's journal file: -p, --since, -u, -t, -n, -o cat.
 set -eu
 here=$(dirname "$(readlink -f "$0")")
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -16,7 +16,7 @@ while [ "$#" -gt 0 ]; do
     --priority=*) p=${1#--priority=} ;;
     --since) s=$2; shift ;;
     --since=*) s=${1#--since=} ;;
-    -u | --unit) unit=$2; shift ;;
+    -u | --unit | -t | --identifier) unit=$2; shift ;;
     -n | --lines) lines=$2; shift ;;
     -o | --output) fmt=$2; shift ;;
     -q | --quiet | --no-pager | -b | --boot | -a | --no-hostname) ;;

@@ -8,7 +8,22 @@ SIM_CONTROL=$SIM_STATE/control
 SIM_UNITS=$SIM_STATE/units
 SIM_JOURNAL=$SIM_STATE/journal
 SIM_PROFILE=/nix/var/nix/profiles/system
-SIM_BIN=/usr/local/bin
+
+# The NixOS layout (see ../README.md "Modeled NixOS facts"): every tool lives in its own
+# store path. Fixed fake hashes, so every script here can name them.
+SIM_PKG=/nix/store/0sim5w2xhq3c9d6h7k0nhsb1fg8j2r4y-nhs-sim                 # these scripts
+SIM_USERLAND=/nix/store/1qz7d9xv3kmy0bcfp2ln5wg8rhj4s6ia-debian-userland    # the real tools (Debian's /usr/bin, nosuid)
+SIM_SYSTEMD=/nix/store/2b4d8c6g0f9h1j3k5l7m9n0p2q4r6s8v-systemd-257.sim    # systemctl, systemd-run, journalctl
+SIM_NIX=/nix/store/3c5f7h9j1k3l5m7n9p1q3r5s7v9w1x3y-nix-2.28.sim           # nix-env
+SIM_REBUILD=/nix/store/4d6g8j0k2l4m6n8p0q2r4s6v8w0x2y4z-nixos-rebuild.sim  # nixos-rebuild
+SIM_UTIL=/nix/store/6g8j0l2m4n6p8q0r2s4t6v8w0y2z4a6b-util-linux-2.41.sim  # logger (to the journal)
+SIM_SW=/nix/store/5f7h9k1l3m5n7p9q1r3s5v7w9x1y3z5a-system-path             # every generation's sw/
+# What the simulator's own tools run with (like a nixpkgs makeWrapper PATH); never
+# what the product's scripts or units get.
+SIM_PATH=$SIM_SW/bin:/usr/sbin
+SIM_UNIT_ENV=$SIM_STATE/unit-env
+# What a generation without nixos-home-server's module leaves in /etc (host-init.sh).
+SIM_INITIAL_ETC=$SIM_STATE/initial-etc
 
 sim_log() { printf '%s\n' "$*" >&2; }
 
@@ -58,20 +73,22 @@ alive() {
   [ "$(sed 's/^.*) //' "/proc/$1/stat" | cut -d' ' -f1)" != Z ]
 }
 
-# kill_group PIDFILE: stop the process group a simulated unit started (each unit is
-# started with setsid, so its pid is also its process group id).
+# kill_group PIDFILE: stop every process a simulated unit started, as systemd stops a
+# unit's whole cgroup (each unit is started with setsid, so its pid is also its process
+# group id). `kill -s SIG -- -PGID`: dash rejects `kill -TERM -- -PGID` ("Illegal
+# number"), which once left all but the group leader running.
 kill_group() {
   [ -f "$1" ] || return 0
   pid=$(cat "$1")
   rm -f "$1"
   [ -n "$pid" ] || return 0
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  kill -s TERM -- "-$pid" 2>/dev/null || kill -s TERM "$pid" 2>/dev/null || true
   n=0
   while alive "$pid" && [ "$n" -lt 20 ]; do
     sleep 0.1
     n=$((n + 1))
   done
-  kill -KILL -- "-$pid" 2>/dev/null || true
+  kill -s KILL -- "-$pid" 2>/dev/null || true
 }
 
 # generation_of STOREPATH: the profile generation number that points at it, if any.

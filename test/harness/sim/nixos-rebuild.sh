@@ -11,7 +11,8 @@
 # plus the host's control file key build_faults=a,b (set by the test harness).
 # Faults: activate-fails (switch-to-configuration fails after the profile moved),
 # unit-fails:UNIT (the unit crashes after the switch), breaks-ssh (nothing accepts
-# SSH connections), slow-activation:SEC. They belong to the generation, so they
+# SSH connections), slow-activation:SEC, restarts-sshd (the switch restarts sshd).
+# The control key switch_delay=SEC slows every switch on the host (not a generation's). They belong to the generation, so they
 # vanish when the host switches back to an older one.
 set -eu
 here=$(dirname "$(readlink -f "$0")")
@@ -78,11 +79,23 @@ hash=$( (cd "$dir" && find . -type f ! -path './.nhs/*' | LC_ALL=C sort | while 
 store=/nix/store/$hash-nixos-system-$name-26.05.sim
 if [ ! -d "$store" ]; then
   mkdir -p "$store.tmp/bin"
-  printf '#!/bin/sh\nexec %s "%s" "$@"\n' "$SIM_BIN/nhs-switch-to-configuration" "$store" >"$store.tmp/bin/switch-to-configuration"
+  printf '#!/bin/sh\nPATH=%s; export PATH\nexec sh %s/switch-to-configuration.sh "%s" "$@"\n' "$SIM_PATH" "$SIM_PKG" "$store" >"$store.tmp/bin/switch-to-configuration"
+  ln -s "$SIM_SW" "$store.tmp/sw"
   chmod 0755 "$store.tmp/bin/switch-to-configuration"
   printf '%s\n' "$units" >"$store.tmp/units"
   printf '%s\n' "$faults" >"$store.tmp/faults"
   printf '26.05.sim\n' >"$store.tmp/nixos-version"
+  # What nixos/users.nix makes of the release's nixos/generated/deploy.json (the
+  # simulator evaluates no Nix): the key in authorized_keys.d, the one sudo rule, and
+  # the dispatcher as a store path (see access() in switch-to-configuration.sh).
+  json=$dir/nixos/generated/deploy.json
+  if [ -f "$json" ] && [ -f "$dir/.nhs/dispatch.sh" ]; then
+    mkdir -p "$store.tmp/access"
+    sed -n 's/^  "user": "\(.*\)",*$/\1/p' "$json" >"$store.tmp/access/user"
+    sed -n 's/^  "authorizedKey": "\(.*\)",*$/\1/p' "$json" | sed 's/\\"/"/g; s/\\\\/\\/g' >"$store.tmp/access/keys"
+    cp "$dir/.nhs/dispatch.sh" "$store.tmp/access/dispatch"
+    chmod 0555 "$store.tmp/access/dispatch"
+  fi
   mv -T "$store.tmp" "$store"
 fi
 

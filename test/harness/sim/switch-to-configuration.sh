@@ -31,6 +31,11 @@ if [ "$action" = dry-activate ]; then
   exit 0
 fi
 
+delay=$(control switch_delay)
+if [ "${delay:-0}" -gt 0 ]; then
+  sim_log "switching slowly ($delay s, host fault)"
+  sleep "$delay"
+fi
 slow=$(fault_value slow-activation)
 if [ -n "$slow" ]; then
   sim_log "activating slowly ($slow s)"
@@ -41,7 +46,32 @@ if [ "$action" = boot ] || [ "$action" = switch ]; then
   printf '%s\n' "$store" >"$SIM_STATE/bootloader"
 fi
 
+# access: /etc as this generation declares it. With nixos-home-server's module
+# (nixos/users.nix): the deploy key in /etc/ssh/authorized_keys.d/USER (users.users.
+# <name>.openssh.authorizedKeys.keys), the deploy user's single sudo rule rendered as
+# nixpkgs' sudo module renders security.sudo.extraRules, and the dispatcher copied
+# from the store by an activation script. Without it: the host's initial rules; a
+# copied dispatcher stays, as activation scripts undo nothing.
+access() {
+  rm -f /etc/sudoers.d/nhs-*
+  if [ -f "$store/access/user" ]; then
+    u=$(cat "$store/access/user")
+    printf '%s ALL=(root) NOPASSWD: /var/lib/nixos-home-server/dispatch\n' "$u" >"/etc/sudoers.d/nhs-$u"
+    chmod 0440 "/etc/sudoers.d/nhs-$u"
+    mkdir -p /etc/ssh/authorized_keys.d /var/lib/nixos-home-server
+    cp "$store/access/keys" "/etc/ssh/authorized_keys.d/$u"
+    chmod 0444 "/etc/ssh/authorized_keys.d/$u"
+    cp "$store/access/dispatch" /var/lib/nixos-home-server/dispatch.tmp
+    chmod 0755 /var/lib/nixos-home-server/dispatch.tmp
+    mv -f /var/lib/nixos-home-server/dispatch.tmp /var/lib/nixos-home-server/dispatch
+  else
+    cp -p "$SIM_INITIAL_ETC"/sudoers.d/nhs-* /etc/sudoers.d/
+    rm -f /etc/ssh/authorized_keys.d/*
+  fi
+}
+
 if [ "$action" = switch ] || [ "$action" = test ]; then
+  access
   old=$(readlink /run/current-system 2>/dev/null || true)
   ln -sfn "$store" /run/current-system.tmp
   mv -T /run/current-system.tmp /run/current-system
@@ -62,6 +92,11 @@ if [ "$action" = switch ] || [ "$action" = test ]; then
       # fine but nothing accepts connections any more.
       kill_group "$(unit_dir "$u")/pid"
       set_unit_state "$u" active
+    elif [ "$u" = sshd.service ] && has_word "$faults" restarts-sshd; then
+      # NixOS's sshd.service has KillMode=process: a restart replaces the listener,
+      # open sessions live on.
+      unit_stop "$u"
+      unit_start "$u"
     elif ! unit_running "$u"; then
       unit_start "$u"
     fi
