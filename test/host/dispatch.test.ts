@@ -7,7 +7,7 @@ import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { startHosts, SimHost } from "../harness/hosts";
 import { exec, ExecResult } from "../harness/exec";
 import { makeRelease, parseResult } from "../harness/release";
-import { renderAuthorize, renderInstallKey, renderVerb } from "../../components/lib/remoteCommand";
+import { renderAuthorize, renderInstallKey, renderSyncBootstrap, renderVerb, uploadName } from "../../components/lib/remoteCommand";
 import { authorizedKeyLine, deployKeyMarker } from "../../components/lib/sshKey";
 import { renderDeployJson } from "../../components/lib/release";
 import { deployArgs, newRelease, run, verifyArgs } from "./helpers";
@@ -35,6 +35,16 @@ function sshWith(key: string, cmd: string | undefined, extra: string[] = [], inp
   ];
   if (cmd !== undefined) args.push("--", cmd);
   return exec("ssh", args, { input, timeoutMs: 20_000 });
+}
+
+/** An sftp batch as the deploy user with only `key` (`sftp -b -`: stops at the first failed request). */
+function sftpWith(key: string, batch: string): Promise<ExecResult> {
+  const args = [
+    "-i", key, "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", `UserKnownHostsFile=${host.knownHostsPath}`,
+    "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=3", "-o", "LogLevel=ERROR",
+    "-P", String(host.port), "-b", "-", `${host.deployUser}@${host.address}`,
+  ];
+  return exec("sftp", args, { input: batch, timeoutMs: 20_000 });
 }
 
 /** The bootstrap install exactly as KeyAuthorization sends it (here over the harness key, pre-module sudo). */
@@ -128,6 +138,71 @@ describe("the deploy key reaches only the dispatcher", () => {
   });
 });
 
+describe("SFTP: the deploy key uploads files, and nothing else", () => {
+  const home = "/home/deploy";
+  const state = () => host.mustRun(`stat -c '%n %U %a %s' ${home}/.ssh/authorized_keys ${home}/.bashrc; ls -A ${home}; sha256sum ${home}/.ssh/authorized_keys`);
+
+  it("cannot replace authorized_keys or ~/.bashrc, nor mkdir, rename, remove, link or chmod", async () => {
+    // Any verb's root half (here probe) makes what sshd and bash read for the user root's.
+    expect((await sshWith(key.file, renderVerb("probe"))).code).toBe(0);
+    expect((await host.mustRun(`stat -c '%U %a' ${home}/.ssh/authorized_keys ${home}/.bashrc`)).trim().split("\n")).toEqual(["root 644", "root 644"]);
+    const evil = path.join(tmp, "evil");
+    fs.writeFileSync(evil, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEVpbCBrZXkgZm9yIHRoZSB0ZXN0IG9ubHkgMTIzNDU2Nzg evil\n");
+    expect((await sftpWith(key.file, `put ${evil} f.txt\n`)).code).toBe(0);
+    const before = await state();
+    const cases: [string, RegExp][] = [
+      [`put ${evil} .ssh/authorized_keys`, /Permission denied/],
+      [`put ${evil} .bashrc`, /Permission denied/],
+      ["mkdir d", /Permission denied|denied|failure/i],
+      ["rename f.txt .ssh/authorized_keys2", /denied|failure/i],
+      ["rm f.txt", /denied|failure/i],
+      ["rmdir .ssh", /denied|failure/i],
+      ["symlink /etc/shadow s", /denied|failure/i],
+      ["ln f.txt h", /does not support hardlink/],
+      ["chmod 755 f.txt", /denied|failure/i],
+      ["ls .ssh", /denied|failure/i],
+      ["get .ssh/authorized_keys", /denied|failure/i],
+    ];
+    for (const [req, why] of cases) {
+      const r = await sftpWith(key.file, `${req}\n`);
+      expect(r.code, req).not.toBe(0);
+      expect(r.stderr, req).toMatch(why);
+    }
+    expect(await state()).toBe(before);
+    expect((await host.mustRun(`stat -c '%U %a' ${home}/f.txt`)).trim()).toBe("deploy 644");
+    // Still only the dispatcher: the key logs in and gets no shell.
+    expect((await sshWith(key.file, "id")).code).toBe(2);
+  });
+
+  it("runs only the configured sftp-server, root's: every other subsystem or path is refused", async () => {
+    // An upload named sftp-server, executable (SFTP open carries the mode), is the deploy user's
+    // file: never run.
+    const fake = path.join(tmp, "sftp-server");
+    fs.writeFileSync(fake, "#!/bin/sh\nid\n", { mode: 0o755 });
+    expect((await sftpWith(key.file, `put ${fake} sftp-server\n`)).code).toBe(0);
+    expect((await host.mustRun(`stat -c '%U %a' ${home}/sftp-server`)).trim()).toBe("deploy 755");
+    const cases: [string, string][] = [
+      [`${home}/sftp-server`, `the sftp subsystem ${home}/sftp-server: ${home}/sftp-server is not root's`],
+      ["/usr/lib/openssh/../openssh/sftp-server", "the sftp subsystem path '/usr/lib/openssh/../openssh/sftp-server' is not a plain absolute path"],
+      ["/nonexistent/sftp-server", "the sftp subsystem /nonexistent/sftp-server: /nonexistent/sftp-server is not root's"],
+      ["sftp-server", "only '[/var/lib/nixos-home-server/dispatch] VERB 'ARG'...' requests are accepted"],
+      ["internal-sftp", "internal-sftp cannot run under a forced command"],
+      ["/usr/lib/openssh/sftp-server -p open,remove", "only '[/var/lib/nixos-home-server/dispatch] VERB 'ARG'...' requests are accepted"],
+      ["scp -t .", "this key runs only nixos-home-server's verbs"],
+    ];
+    for (const [cmd, why] of cases) {
+      const r = await sshWith(key.file, cmd);
+      expect(r.code, cmd).toBe(2);
+      expect(r.stderr, cmd).toContain(`nhs-dispatch: refused: ${why}`);
+      expect(r.stdout, cmd).not.toMatch(/uid=/);
+    }
+    // A subsystem sshd does not configure never reaches the dispatcher.
+    const other = await sshWith(key.file, "netconf", ["-s"]);
+    expect(other.code).not.toBe(0);
+    expect(other.stdout).not.toMatch(/uid=/);
+  });
+});
+
 describe("deploys through the dispatcher; sudo as the NixOS module leaves it", () => {
   it("receive, deploy, verify, status and generations over the deploy key, each logged with verb, release and caller", async () => {
     // A release that carries this key the way the program writes nixos/generated/deploy.json.
@@ -138,7 +213,12 @@ describe("deploys through the dispatcher; sudo as the NixOS module leaves it", (
     fs.mkdirSync(path.join(dir, ".nhs"), { recursive: true });
     const { packRelease } = await import("../harness/release");
     const { tarball, hash } = await packRelease(dir);
-    const recv = await sshWith(key.file, renderVerb("receive", [hash, "3"]), [], tarball.toString("base64"));
+    // Uploaded as ConfigSync's CopyToRemote does: SFTP as the deploy user, to ~/<uploadName>.
+    const local = path.join(tmp, "release.tar.gz");
+    fs.writeFileSync(local, tarball);
+    const up = await sftpWith(key.file, `put ${local} ${uploadName(hash)}\n`);
+    expect(up.code, up.stderr).toBe(0);
+    const recv = await sshWith(key.file, renderSyncBootstrap(hash, 3));
     expect(recv.code, recv.stderr).toBe(0);
     expect(parseResult(recv.stdout)).toMatchObject({ status: "ok", hash });
     const d = await sshWith(key.file, renderVerb("deploy", [hash, ...deployArgs(host, hash, "switch", 30)]));
@@ -149,6 +229,9 @@ describe("deploys through the dispatcher; sudo as the NixOS module leaves it", (
     expect(parseResult((await sshWith(key.file, renderVerb("generations"))).stdout).status).toBe("ok");
     const caller = host.address.replace(/\.2$/, ".1");
     const log = await journal();
+    expect(log).toContain(`verb=sftp requests=open,close,write,stat,lstat,fstat,realpath key=${marker} user=deploy from=${caller}`);
+    // The upload stays for a rerun; the root half copied it, so it is still the deploy user's.
+    expect((await host.mustRun(`stat -c %U /home/deploy/${uploadName(hash)}`)).trim()).toBe("deploy");
     for (const verb of ["receive", "deploy", "verify"]) {
       expect(log).toContain(`verb=${verb} release=${hash} key=${marker} user=deploy from=${caller}`);
     }
