@@ -122,12 +122,16 @@ export function renderVerify(a: VerifyArgs): string {
 
 
 /**
- * The bootstrap install, over the bootstrap credentials (once per host and stack). stdin carries the
- * dispatcher: it goes to DISPATCH, root-owned, through `sudo -n`, unless a dispatcher is there already
- * (the NixOS module keeps it current). Then `lines` replace every line ending in `marker` in the SSH user's
+ * The bootstrap install, over the bootstrap credentials (once per host and stack). The dispatcher was
+ * uploaded (CopyToRemote, so state holds its path and hash, not its text) to ~/DISPATCH_UPLOAD: it goes
+ * to DISPATCH, root-owned, through `sudo -n`, unless a dispatcher is there already (the NixOS module
+ * keeps it current); the upload is removed either way. Then `lines` replace every line ending in `marker` in the SSH user's
  * own ~/.ssh/authorized_keys (other stacks' keys and the admins' stay), through a temp file and mv,
  * only when it changed (atomic, like colmena's key uploader). Every argument is public.
  */
+/** Where KeyAuthorization uploads the dispatcher for the bootstrap install, in the bootstrap user's home. */
+export const DISPATCH_UPLOAD = ".nhs-dispatch.sh";
+
 export function renderInstallKey(user: string, lines: readonly string[], marker: string): string {
   if (!/^[A-Za-z0-9@_./-]+$/.test(marker)) throw new Error(`key marker ${JSON.stringify(marker)} must be a plain word`);
   for (const line of lines) {
@@ -139,14 +143,16 @@ export function renderInstallKey(user: string, lines: readonly string[], marker:
     'mkdir -p "$(dirname "$1")"',
     't=$(mktemp "$1.XXXXXX")',
     'trap "rm -f \\"\\$t\\"" EXIT',
-    'cat >"$t"',
+    'cat "$2" >"$t"',
     'chmod 0755 "$t"',
     'mv -f "$t" "$1"',
   ].join("; ");
   const script = [
     "set -eu",
     // Only where none is yet: from then on the NixOS module installs it on every activation.
-    `if [ -e ${DISPATCH} ]; then cat >/dev/null; else ${privilegePrefix(user)}sh -c ${shellQuote(dispatcher)} nhs-install-dispatcher ${DISPATCH}; fi`,
+    `u="$HOME/${DISPATCH_UPLOAD}"`,
+    `if [ ! -e ${DISPATCH} ]; then ${privilegePrefix(user)}sh -c ${shellQuote(dispatcher)} nhs-install-dispatcher ${DISPATCH} "$u"; fi`,
+    'rm -f "$u"',
     "umask 077",
     'd="$HOME/.ssh"',
     'f="$d/authorized_keys"',

@@ -8,6 +8,7 @@ export const SERVER_RESOURCE_SUFFIXES = [
   "deploy-key-seed",
   "deploy-key-seed-even",
   "key-authorization",
+  "key-authorization-dispatcher",
   "key-authorization-install",
   "key-authorization-rotate",
   "key-authorization-login-test",

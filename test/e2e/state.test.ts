@@ -50,8 +50,8 @@ describe("state", () => {
         }
         expect(exported).not.toContain("H4sI"); // base64 of any gzip header
         expect(exported).not.toMatch(/"stdin"/);
-        const resources = JSON.parse(exported).resources as { type: string; inputs: Record<string, any> }[];
-        const upload = resources.find((x) => x.type === "command:remote:CopyToRemote")!;
+        const resources = JSON.parse(exported).resources as { urn: string; type: string; inputs: Record<string, any> }[];
+        const upload = resources.find((x) => x.urn.endsWith("-config-sync-upload"))!;
         expect(upload.inputs.source.hash).toMatch(/^[0-9a-f]{64}$/);
         expect(upload.inputs.source.path).toBe(path.join(project.dir, ".nhs-releases", `${hash}.tar.gz`));
         console.log(`state: one server's checkpoint is ${exported.length} bytes; the release tarball ${tarball.length} bytes`);

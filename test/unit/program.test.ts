@@ -117,6 +117,7 @@ describe("one server", () => {
         "random:index/randomBytes:RandomBytes nixos-staging-deploy-key-seed",
         "random:index/randomBytes:RandomBytes nixos-staging-deploy-key-seed-even",
         "nixos-home-server:index:KeyAuthorization nixos-staging-key-authorization",
+        "command:remote:CopyToRemote nixos-staging-key-authorization-dispatcher",
         "command:remote:Command nixos-staging-key-authorization-install",
         "command:remote:Command nixos-staging-key-authorization-login-test",
         "command:remote:CopyToRemote nixos-staging-config-sync-upload",
@@ -126,7 +127,7 @@ describe("one server", () => {
         "command:remote:Command nixos-staging-verify",
       ]),
     );
-    expect(registrations.filter((r) => r.type !== "pulumi:pulumi:Stack")).toHaveLength(12);
+    expect(registrations.filter((r) => r.type !== "pulumi:pulumi:Stack")).toHaveLength(13);
     for (const child of ["nixos-staging-deploy-key", "nixos-staging-key-authorization", "nixos-staging-config-sync", "nixos-staging-rebuild", "nixos-staging-verify"]) {
       expect(byName(child).parent).toMatch(/NixosServer::nixos-staging$/);
     }
@@ -187,7 +188,7 @@ describe("deploy key rotation", () => {
     const conn = rotate.inputs.connection as { value: { privateKey: { value: string } } };
     expect(JSON.stringify(conn)).toContain(keyOf("nixos-staging-deploy-key-seed").privateKey.split("\n")[1]);
     expect(deps("nixos-staging-key-authorization-login-test")).toContain("nixos-staging-key-authorization-rotate");
-    expect(byName("nixos-staging-key-authorization-install").ignoreChanges.sort()).toEqual(["connection", "create", "stdin"]);
+    expect(byName("nixos-staging-key-authorization-install").ignoreChanges.sort()).toEqual(["connection", "create"]);
     // A first install at rotation 2 puts both keys in, so the rotation step works on a new host too.
     expect(byName("nixos-staging-key-authorization-install").inputs.create).toContain(keyOf("nixos-staging-deploy-key-seed").publicKey.split(" ")[1]);
   });
@@ -230,7 +231,7 @@ describe("three servers", () => {
       }
     }
     expect(deps("nixos-prod-config-sync")).not.toContain("nixos-staging-verify");
-    expect(deps("nixos-staging-key-authorization-install").sort()).toEqual(["nixos-staging-deploy-key-seed", "nixos-staging-deploy-key-seed-even"]);
+    expect(deps("nixos-staging-key-authorization-install").sort()).toEqual(["nixos-staging-deploy-key-seed", "nixos-staging-deploy-key-seed-even", "nixos-staging-key-authorization-dispatcher"]);
     const firstVerify = Math.min(index(registrations, "nixos-staging-verify"), index(registrations, "nixos-prod-verify"));
     expect(index(registrations, "nixos-prod")).toBeLessThan(index(registrations, "nixos-staging-verify"));
     expect(index(registrations, "nixos-backup")).toBeGreaterThan(firstVerify);

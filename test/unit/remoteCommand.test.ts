@@ -73,7 +73,7 @@ describe("install-key snippet, run for real in a temporary HOME", () => {
   const line = (k: string, m = M) => `restrict,command="${D} --key ${m}" ssh-ed25519 ${k} ${m}`;
   function run(home: string, keys: string[], m = M): string {
     // An existing file stands for the dispatcher, so the snippet needs no sudo here.
-    const r = spawnSync("sh", ["-c", renderInstallKey("deploy", keys.map((k) => line(k, m)), m).replace(`[ -e ${D} ]`, "[ -e / ]")], {
+    const r = spawnSync("sh", ["-c", renderInstallKey("deploy", keys.map((k) => line(k, m)), m).replace(`[ ! -e ${D} ]`, "[ ! -e / ]")], {
       env: { HOME: home, PATH: process.env.PATH },
       encoding: "utf8",
     });
