@@ -210,9 +210,11 @@ home_of_caller() {
 protect() {
   [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ] || return 0
   h=$(home_of_caller)
-  for f in "$h/.ssh/authorized_keys" "$h/.bashrc"; do
+  # authorized_keys2: older NixOS lists it in AuthorizedKeysFile; an empty root-owned one
+  # grants nothing, and an upload cannot create it. Only inside directories that exist.
+  for f in "$h/.ssh/authorized_keys" "$h/.ssh/authorized_keys2" "$h/.bashrc"; do
     if [ -L "$f" ]; then rm -f "$f"; fi
-    if [ "$f" = "$h/.bashrc" ] && ! [ -e "$f" ]; then : >"$f"; fi
+    if ! [ -e "$f" ] && [ -d "${f%/*}" ]; then : >"$f"; fi
     [ -f "$f" ] || continue
     chown 0:0 "$f"
     chmod 0644 "$f"
@@ -291,8 +293,11 @@ if [ -n "$key" ]; then
   req=${SSH_ORIGINAL_COMMAND-}
   [ -n "$req" ] || refuse "no interactive shell for the deploy key; it runs only: $VERBS"
   one_line "$req"
+  # The subsystem's command line is the configured path and its flags (sshd_config
+  # Subsystem; NixOS appends services.openssh.sftpFlags): the flags are dropped, the
+  # dispatcher sets its own.
   case "$req" in
-    */sftp-server) sftp "$req" ;;
+    */sftp-server | */sftp-server\ *) sftp "${req%% *}" ;;
     internal-sftp*) refuse "internal-sftp cannot run under a forced command; set services.openssh.sftpServerExecutable to sftp-server" ;;
   esac
   word="([A-Za-z0-9_./:=@+,-]+|'[^']*'(\\\\''[^']*')*)"

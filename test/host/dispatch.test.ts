@@ -149,7 +149,7 @@ describe("SFTP: the deploy key uploads files, and nothing else", () => {
   it("cannot replace authorized_keys or ~/.bashrc, nor mkdir, rename, remove, link or chmod", async () => {
     // Any verb's root half (here probe) makes what sshd and bash read for the user root's.
     expect((await sshWith(key.file, renderVerb("probe"))).code).toBe(0);
-    expect((await host.mustRun(`stat -c '%U %a' ${home}/.ssh/authorized_keys ${home}/.bashrc`)).trim().split("\n")).toEqual(["root 644", "root 644"]);
+    expect((await host.mustRun(`stat -c '%U %a' ${home}/.ssh/authorized_keys ${home}/.ssh/authorized_keys2 ${home}/.bashrc`)).trim().split("\n")).toEqual(["root 644", "root 644", "root 644"]);
     const evil = path.join(tmp, "evil");
     fs.writeFileSync(evil, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEVpbCBrZXkgZm9yIHRoZSB0ZXN0IG9ubHkgMTIzNDU2Nzg evil\n");
     expect((await sftpWith(key.file, `put ${evil} f.txt\n`)).code).toBe(0);
@@ -157,6 +157,7 @@ describe("SFTP: the deploy key uploads files, and nothing else", () => {
     const cases: [string, RegExp][] = [
       [`put ${evil} .ssh/authorized_keys`, /Permission denied/],
       [`put ${evil} .bashrc`, /Permission denied/],
+      [`put ${evil} .ssh/authorized_keys2`, /Permission denied/],
       ["mkdir d", /Permission denied|denied|failure/i],
       ["rename f.txt .ssh/authorized_keys2", /denied|failure/i],
       ["rm f.txt", /denied|failure/i],
@@ -191,7 +192,7 @@ describe("SFTP: the deploy key uploads files, and nothing else", () => {
       ["/nonexistent/sftp-server", "the sftp subsystem /nonexistent/sftp-server: /nonexistent/sftp-server is not root's"],
       ["sftp-server", "only '[/var/lib/nixos-home-server/dispatch] VERB 'ARG'...' requests are accepted"],
       ["internal-sftp", "internal-sftp cannot run under a forced command"],
-      ["/usr/lib/openssh/sftp-server -p open,remove", "only '[/var/lib/nixos-home-server/dispatch] VERB 'ARG'...' requests are accepted"],
+      ["/usr/lib/openssh/sftp-server;id", "only '[/var/lib/nixos-home-server/dispatch] VERB 'ARG'...' requests are accepted"],
       ["scp -t .", "this key runs only nixos-home-server's verbs"],
     ];
     for (const [cmd, why] of cases) {
@@ -200,6 +201,10 @@ describe("SFTP: the deploy key uploads files, and nothing else", () => {
       expect(r.stderr, cmd).toContain(`nhs-dispatch: refused: ${why}`);
       expect(r.stdout, cmd).not.toMatch(/uid=/);
     }
+    // Flags after the path (NixOS's sftpFlags, or a client's) are dropped: the allow-list stays.
+    const flags = await sshWith(key.file, "/usr/lib/openssh/sftp-server -p open,remove,mkdir");
+    expect(flags.code, flags.stderr).toBe(0);
+    expect((await journal()).filter((l) => l.startsWith("verb=sftp ")).pop()).toMatch(/^verb=sftp requests=open,close,write,stat,lstat,fstat,realpath /);
     // A subsystem sshd does not configure never reaches the dispatcher.
     const other = await sshWith(key.file, "netconf", ["-s"]);
     expect(other.code).not.toBe(0);
