@@ -2,7 +2,7 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
-import { DISPATCH_UPLOAD, renderAuthorize, renderInstallKey } from "./lib/remoteCommand";
+import { dispatchUpload, renderAuthorize, renderInstallKey } from "./lib/remoteCommand";
 
 export interface KeyAuthorizationArgs {
   /** Bootstrap connection (agent, key file or password); used only by the first install. */
@@ -47,7 +47,7 @@ export class KeyAuthorization extends pulumi.ComponentResource {
       {
         connection: args.bootstrap,
         source: new pulumi.asset.FileAsset(DISPATCHER_SOURCE),
-        remotePath: DISPATCH_UPLOAD,
+        remotePath: dispatchUpload(args.marker),
       },
       { parent: this, ignoreChanges: ["connection", "source", "remotePath"] },
     );

@@ -123,14 +123,19 @@ export function renderVerify(a: VerifyArgs): string {
 
 /**
  * The bootstrap install, over the bootstrap credentials (once per host and stack). The dispatcher was
- * uploaded (CopyToRemote, so state holds its path and hash, not its text) to ~/DISPATCH_UPLOAD: it goes
+ * uploaded (CopyToRemote, so state holds its path and hash, not its text) to ~/dispatchUpload(marker): it goes
  * to DISPATCH, root-owned, through `sudo -n`, unless a dispatcher is there already (the NixOS module
  * keeps it current); the upload is removed either way. Then `lines` replace every line ending in `marker` in the SSH user's
  * own ~/.ssh/authorized_keys (other stacks' keys and the admins' stay), through a temp file and mv,
  * only when it changed (atomic, like colmena's key uploader). Every argument is public.
  */
-/** Where KeyAuthorization uploads the dispatcher for the bootstrap install, in the bootstrap user's home. */
-export const DISPATCH_UPLOAD = ".nhs-dispatch.sh";
+/**
+ * Where KeyAuthorization uploads the dispatcher for the bootstrap install, in the bootstrap user's home:
+ * one name per stack and server, so two stacks installing at once never read a file the other rewrites.
+ */
+export function dispatchUpload(marker: string): string {
+  return `.nhs-dispatch-${marker.replace(/[^A-Za-z0-9_.-]/g, "-")}.sh`;
+}
 
 export function renderInstallKey(user: string, lines: readonly string[], marker: string): string {
   if (!/^[A-Za-z0-9@_./-]+$/.test(marker)) throw new Error(`key marker ${JSON.stringify(marker)} must be a plain word`);
@@ -150,7 +155,7 @@ export function renderInstallKey(user: string, lines: readonly string[], marker:
   const script = [
     "set -eu",
     // Only where none is yet: from then on the NixOS module installs it on every activation.
-    `u="$HOME/${DISPATCH_UPLOAD}"`,
+    `u="$HOME/${dispatchUpload(marker)}"`,
     `if [ ! -e ${DISPATCH} ]; then ${privilegePrefix(user)}sh -c ${shellQuote(dispatcher)} nhs-install-dispatcher ${DISPATCH} "$u"; fi`,
     'rm -f "$u"',
     "umask 077",

@@ -7,7 +7,7 @@ import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { startHosts, SimHost } from "../harness/hosts";
 import { exec, ExecResult } from "../harness/exec";
 import { makeRelease, parseResult } from "../harness/release";
-import { DISPATCH_UPLOAD, renderAuthorize, renderInstallKey, renderSyncBootstrap, renderVerb, uploadName } from "../../components/lib/remoteCommand";
+import { dispatchUpload, renderAuthorize, renderInstallKey, renderSyncBootstrap, renderVerb, uploadName } from "../../components/lib/remoteCommand";
 import { authorizedKeyLine, deployKeyMarker } from "../../components/lib/sshKey";
 import { renderDeployJson } from "../../components/lib/release";
 import { deployArgs, newRelease, run, verifyArgs } from "./helpers";
@@ -50,7 +50,7 @@ function sftpWith(key: string, batch: string): Promise<ExecResult> {
 /** The bootstrap install exactly as KeyAuthorization sends it (here over the harness key, pre-module sudo). */
 async function install(lines: string[], m = marker): Promise<void> {
   // KeyAuthorization's CopyToRemote of the dispatcher first (SFTP, with the same credentials).
-  const up = await host.sftp(`put ${DISPATCHER} ${DISPATCH_UPLOAD}\n`);
+  const up = await host.sftp(`put ${DISPATCHER} ${dispatchUpload(m)}\n`);
   expect(up.code, up.stderr).toBe(0);
   const r = await host.ssh(renderInstallKey(host.deployUser, lines, m));
   expect(r.code, r.stderr).toBe(0);
@@ -74,7 +74,7 @@ afterAll(async () => {
 describe("the deploy key reaches only the dispatcher", () => {
   it("the bootstrap install puts a root-owned dispatcher in place and a restricted line", async () => {
     expect((await host.mustRun("stat -c '%U %a' /var/lib/nixos-home-server/dispatch")).trim()).toBe("root 755");
-    expect((await host.run(`test -e /home/deploy/${DISPATCH_UPLOAD}`)).code).toBe(1); // the upload is gone
+    expect((await host.run(`test -e /home/deploy/${dispatchUpload(marker)}`)).code).toBe(1); // the upload is gone
     const line = (await host.mustRun("cat /home/deploy/.ssh/authorized_keys")).split("\n").find((l) => l.endsWith(marker));
     expect(line).toBe(`restrict,command="/var/lib/nixos-home-server/dispatch --key ${marker}" ${key.pub.split(" ").slice(0, 2).join(" ")} ${marker}`);
   });
