@@ -71,14 +71,14 @@ export class NixosServer extends pulumi.ComponentResource {
     const marker = deployKeyMarker(pulumi.getStack(), s.name);
     const from = args.fleet.deployFrom;
     this.deployKey = new DeployKey(`${name}-deploy-key`, { comment: marker, rotation: s.deployKeyRotation, from }, { parent: this });
-    const deployConn = deployConnection(endpoint, this.deployKey.privateKey);
+    const deployConn = deployConnection(endpoint, this.deployKey.connectionKey);
 
     this.keyAuthorization = new KeyAuthorization(
       `${name}-key-authorization`,
       {
         bootstrap: bootstrapConnection(endpoint, args.credentials),
         deploy: deployConn,
-        previous: deployConnection(endpoint, this.deployKey.previousPrivateKey),
+        previous: deployConnection(endpoint, this.deployKey.previousConnectionKey),
         user: s.user,
         rotation: s.deployKeyRotation,
         authorizedKey: this.deployKey.authorizedKey,

@@ -49,8 +49,10 @@ describe("state", () => {
             expect(exported.includes(b64.slice(i, i + 64))).toBe(false);
         }
         expect(exported).not.toContain("H4sI"); // base64 of any gzip header
-        expect(exported).not.toMatch(/"stdin"/);
         const resources = JSON.parse(exported).resources as { urn: string; type: string; inputs: Record<string, any> }[];
+        // Only the secrets command has a stdin (the secret files, a Pulumi secret); no release rides on one.
+        expect(resources.filter((x) => x.inputs && "stdin" in x.inputs).map((x) => x.urn.replace(/.*::/, ""))).toEqual([`${host.name}-secrets`]);
+        expect(resources.find((x) => x.urn.endsWith("-secrets"))!.inputs.stdin).toHaveProperty(["4dabf18193072939515e22adb298388d"]);
         const upload = resources.find((x) => x.urn.endsWith("-config-sync-upload"))!;
         expect(upload.inputs.source.hash).toMatch(/^[0-9a-f]{64}$/);
         expect(upload.inputs.source.path).toBe(path.join(project.dir, ".nhs-releases", `${hash}.tar.gz`));

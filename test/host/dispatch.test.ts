@@ -166,7 +166,8 @@ describe("SFTP: the deploy key uploads files, and nothing else", () => {
       ["ln f.txt h", /does not support hardlink/],
       ["chmod 755 f.txt", /denied|failure/i],
       ["ls .ssh", /denied|failure/i],
-      ["get .ssh/authorized_keys", /denied|failure/i],
+      // To a path under tmp: sftp creates the local file before the refused read.
+      [`get .ssh/authorized_keys ${path.join(tmp, "got")}`, /denied|failure/i],
     ];
     for (const [req, why] of cases) {
       const r = await sftpWith(key.file, `${req}\n`);
@@ -174,6 +175,8 @@ describe("SFTP: the deploy key uploads files, and nothing else", () => {
       expect(r.stderr, req).toMatch(why);
     }
     expect(await state()).toBe(before);
+    const got = path.join(tmp, "got");
+    expect(fs.existsSync(got) ? fs.readFileSync(got, "utf8") : "", "nothing read").toBe("");
     expect((await host.mustRun(`stat -c '%U %a' ${home}/f.txt`)).trim()).toBe("deploy 644");
     // Still only the dispatcher: the key logs in and gets no shell.
     expect((await sshWith(key.file, "id")).code).toBe(2);

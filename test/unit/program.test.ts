@@ -1,7 +1,7 @@
 // The whole program under Pulumi mocks: graph shape, dependencies, fleet lanes and secrets.
 import * as pulumi from "@pulumi/pulumi";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { openSshKeyPairFromSeed } from "../../components/lib/sshKey";
+import { openSshKeyPairFromSeed, pkcs8PemFromSeed } from "../../components/lib/sshKey";
 import { hostKeyFor, server } from "./fixtures";
 
 const PASSWORD = "bootstrap-password-do-not-leak";
@@ -192,7 +192,7 @@ describe("deploy key rotation", () => {
     const rotate = byName("nixos-staging-key-authorization-rotate");
     expect(rotate.inputs.create).toBe(`/var/lib/nixos-home-server/dispatch authorize '${keyOf("nixos-staging-deploy-key-seed-even").publicKey.split(" ")[1]}'`);
     const conn = rotate.inputs.connection as { value: { privateKey: { value: string } } };
-    expect(JSON.stringify(conn)).toContain(keyOf("nixos-staging-deploy-key-seed").privateKey.split("\n")[1]);
+    expect(JSON.stringify(conn)).toContain(pkcs8PemFromSeed(seedFor("nixos-staging-deploy-key-seed")).split("\n")[1]);
     expect(deps("nixos-staging-key-authorization-login-test")).toContain("nixos-staging-key-authorization-rotate");
     expect(byName("nixos-staging-key-authorization-install").ignoreChanges.sort()).toEqual(["connection", "create"]);
     // A first install at rotation 2 puts both keys in, so the rotation step works on a new host too.
@@ -273,7 +273,8 @@ describe("three servers", () => {
     const privateKeys = ["nixos-staging", "nixos-prod", "nixos-backup"].map(
       (n) => openSshKeyPairFromSeed(seedFor(`${n}-deploy-key-seed`), `nhs-deploy@unit/${n}`).privateKey,
     );
-    const forbidden = [PASSWORD, ...privateKeys, ...privateKeys.map((k) => k.split("\n")[1])];
+    const pkcs8 = ["nixos-staging", "nixos-prod", "nixos-backup"].map((n) => pkcs8PemFromSeed(seedFor(`${n}-deploy-key-seed`)));
+    const forbidden = [PASSWORD, ...privateKeys, ...privateKeys.map((k) => k.split("\n")[1]), ...pkcs8.map((k) => k.split("\n")[1])];
     // Secret-wrapped values are encrypted in state; everything outside them must be free of secrets.
     const unwrapSecrets = (_k: string, v: unknown) => (v && typeof v === "object" && SECRET_SIG in v ? "[secret]" : v);
     for (const r of registrations) {
@@ -289,7 +290,9 @@ describe("three servers", () => {
     expect(install.value.hostKey).toBe(hostKeyFor("nixos-staging"));
     const sync = byName("nixos-backup-config-sync").inputs.connection as { value: Record<string, unknown> };
     expect(sync.value.port).toBe(2222);
-    expect(JSON.stringify(sync)).toContain(privateKeys[2].split("\n")[1]);
+    // Connections carry the PKCS#8 form (shorter in state); HostProbe the OpenSSH text, both secret.
+    expect(JSON.stringify(sync)).toContain(pkcs8[2].split("\n")[1]);
+    expect(JSON.stringify(byName("nixos-backup-probe").inputs.privateKey)).toContain(privateKeys[2].split("\n")[1]);
     expect(byName("nixos-staging-deploy-key-seed").additionalSecretOutputs).toEqual(expect.arrayContaining(["base64", "hex"]));
   });
 
