@@ -26,8 +26,8 @@
 # services.openssh.sftpServerExecutable, ${openssh}/libexec/sftp-server). An absolute
 # path ending in /sftp-server, root-owned all the way up, is exec'd with an allow-list
 # of requests: what CopyToRemote needs to upload one file (SFTP_REQUESTS), so the key
-# can create and write files where the SSH user may, but not mkdir, rename, remove,
-# symlink, link or chmod. Before that, the root half makes the files sshd and the
+# can create and write files where the SSH user may, but not read, list, mkdir,
+# rename, remove, symlink, link or chmod. Before that, the root half makes the files sshd and the
 # login shell read for this user root-owned (protect), so an upload cannot replace
 # them. `internal-sftp` cannot be exec'd, so it is refused.
 set -eu
@@ -37,9 +37,10 @@ SELF=$BASE/dispatch
 PATH=/run/wrappers/bin:/run/current-system/sw/bin:/usr/bin:/bin
 export PATH
 VERBS="receive deploy verify rollback status generations probe secrets authorize"
-# pkg/sftp's Stat and Create, writes and Close (pulumi-command remote/copy.go), and what an
-# SFTP client asks first (realpath of "."); nothing that makes, moves or removes a name.
-SFTP_REQUESTS=open,close,write,stat,lstat,fstat,realpath
+# Exactly what pulumi-command's CopyToRemote of one file sends (remote/copyController.go with
+# pkg/sftp v1.13: INIT, then Stat, Create = open, writes, Close; no realpath, lstat, fstat, setstat
+# or mkdir; tools/providers/README.md). Nothing that reads, lists, makes, moves or removes a name.
+SFTP_REQUESTS=open,close,write,stat
 
 key=""
 root=0
