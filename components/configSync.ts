@@ -1,7 +1,8 @@
-// ConfigSync: ships one server's release as a content-addressed tarball on stdin.
+// ConfigSync: uploads one server's content-addressed release file, then unpacks it on the host.
+// State holds the release's path and hash (a FileAsset), never its bytes (DESIGN.md §4).
 import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
-import { renderSyncBootstrap } from "./lib/remoteCommand";
+import { renderSyncBootstrap, uploadName } from "./lib/remoteCommand";
 import { parseResultLine } from "./lib/result";
 import { createdOnly } from "./lib/created";
 
@@ -11,24 +12,48 @@ export interface ConfigSyncArgs {
   user: string;
   /** sha256 of the tarball (see lib/release.ts). */
   hash: pulumi.Input<string>;
-  /** Base64 of the tarball. */
-  tarballBase64: pulumi.Input<string>;
+  /** Local path of the tarball, <hash>.tar.gz (lib/release.ts writeReleaseFile). */
+  tarballPath: pulumi.Input<string>;
   keepReleases: number;
 }
 
-/** Creates `${name}`: a remote.Command that reruns exactly when the release hash changes. */
-export function createConfigSync(name: string, args: ConfigSyncArgs, opts: pulumi.CustomResourceOptions): remote.Command {
-  return new remote.Command(
-    name,
+export interface ConfigSync {
+  /** CopyToRemote of the tarball into the SSH user's home (SFTP; reruns when the hash changes). */
+  upload: remote.CopyToRemote;
+  /** receive.sh through the sync bootstrap: unpack into releases/<hash>, swap current atomically. */
+  receive: remote.Command;
+}
+
+/** Creates `${name}-upload` and `${name}`, both keyed by the release hash: an unchanged tree runs neither. */
+export function createConfigSync(name: string, args: ConfigSyncArgs, opts: pulumi.CustomResourceOptions): ConfigSync {
+  // A new release replaces the upload (triggers are replaceOnChanges), so it is copied by Create,
+  // whatever a provider version's Update does; CopyToRemote has no Delete, the bootstrap prunes.
+  const upload = new remote.CopyToRemote(
+    `${name}-upload`,
     {
       connection: args.connection,
-      create: pulumi.output(args.hash).apply((h) => renderSyncBootstrap(args.user, h, args.keepReleases)),
-      stdin: args.tarballBase64,
+      source: pulumi.output(args.tarballPath).apply((p) => new pulumi.asset.FileAsset(p)),
+      remotePath: pulumi.output(args.hash).apply(uploadName),
       triggers: [args.hash],
-      addPreviousOutputInEnv: false,
     },
     opts,
   );
+  const receive = new remote.Command(
+    name,
+    {
+      connection: args.connection,
+      create: pulumi.output(args.hash).apply((h) => renderSyncBootstrap(h, args.keepReleases)),
+      triggers: [args.hash],
+      addPreviousOutputInEnv: false,
+    },
+    { ...opts, dependsOn: [...toArray(opts.dependsOn), upload] },
+  );
+  return { upload, receive };
+}
+
+function toArray(d: pulumi.CustomResourceOptions["dependsOn"]): pulumi.Input<pulumi.Resource>[] {
+  if (d === undefined) return [];
+  return Array.isArray(d) ? d : [d as pulumi.Input<pulumi.Resource>];
 }
 
 /** The release directory the host reports, checked against the hash we sent. */

@@ -1,9 +1,8 @@
 // KeyAuthorization: the ssh-copy-id step, once, with bootstrap credentials; rotations over the current key.
-import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
-import { renderAuthorize, renderInstallKey } from "./lib/remoteCommand";
+import { dispatchUpload, renderAuthorize, renderInstallKey } from "./lib/remoteCommand";
 
 export interface KeyAuthorizationArgs {
   /** Bootstrap connection (agent, key file or password); used only by the first install. */
@@ -23,11 +22,10 @@ export interface KeyAuthorizationArgs {
 }
 
 /** components/host/dispatch.sh, the deploy key's forced command, as the bootstrap installs it. */
-function dispatcherSource(): string {
-  return fs.readFileSync(path.join(__dirname, "host", "dispatch.sh"), "utf8");
-}
+const DISPATCHER_SOURCE = path.join(__dirname, "host", "dispatch.sh");
 
 export class KeyAuthorization extends pulumi.ComponentResource {
+  readonly dispatcher: remote.CopyToRemote;
   readonly install: remote.Command;
   readonly rotate?: remote.Command;
   readonly loginTest: remote.Command;
@@ -42,15 +40,25 @@ export class KeyAuthorization extends pulumi.ComponentResource {
     const lines = pulumi
       .all([args.previousAuthorizedKey, args.authorizedKey])
       .apply(([prev, cur]) => (args.rotation > 1 ? [prev, cur] : [cur]));
+    // The dispatcher goes up as a file (SFTP), so state holds its path and hash, not its text, in
+    // every checkpoint; the install moves it into place as root, or drops it when one is there.
+    this.dispatcher = new remote.CopyToRemote(
+      `${name}-dispatcher`,
+      {
+        connection: args.bootstrap,
+        source: new pulumi.asset.FileAsset(DISPATCHER_SOURCE),
+        remotePath: dispatchUpload(args.marker),
+      },
+      { parent: this, ignoreChanges: ["connection", "source", "remotePath"] },
+    );
     this.install = new remote.Command(
       `${name}-install`,
       {
         connection: args.bootstrap,
         create: lines.apply((l) => renderInstallKey(args.user, l, args.marker)),
-        stdin: dispatcherSource(),
         addPreviousOutputInEnv: false, // sent with SSH setenv; sshd without AcceptEnv would refuse
       },
-      { parent: this, ignoreChanges: ["connection", "create", "stdin"] },
+      { parent: this, dependsOn: [this.dispatcher], ignoreChanges: ["connection", "create"] },
     );
     // A rotation: the previous key (still installed) asks the dispatcher to swap in the current one.
     // A first install at rotation N > 1 put both lines in, so this works on a new host too.

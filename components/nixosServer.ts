@@ -9,7 +9,8 @@ import { createConfigSync, syncedRelease } from "./configSync";
 import { createRebuild, deployResult } from "./rebuild";
 import { createVerify, verifyResult } from "./verify";
 import { HostProbe } from "./hostProbe";
-import { collectRelease, packRelease } from "./lib/release";
+import * as path from "path";
+import { ReleaseError, SourceTree, packRelease, readSourceTree, releaseEntries, writeReleaseFile } from "./lib/release";
 import { deployKeyMarker } from "./lib/sshKey";
 import { createdOnly } from "./lib/created";
 import { RELEASE_SOURCES, commitLabel, gitCommit } from "./lib/gitCommit";
@@ -31,6 +32,8 @@ export interface NixosServerArgs {
 export class NixosServer extends pulumi.ComponentResource {
   readonly deployKey: DeployKey;
   readonly keyAuthorization: KeyAuthorization;
+  /** Uploads the release file (CopyToRemote); configSync then unpacks it. */
+  readonly upload: remote.CopyToRemote;
   readonly configSync: remote.Command;
   readonly probe: HostProbe;
   readonly rebuild: remote.Command;
@@ -68,14 +71,14 @@ export class NixosServer extends pulumi.ComponentResource {
     const marker = deployKeyMarker(pulumi.getStack(), s.name);
     const from = args.fleet.deployFrom;
     this.deployKey = new DeployKey(`${name}-deploy-key`, { comment: marker, rotation: s.deployKeyRotation, from }, { parent: this });
-    const deployConn = deployConnection(endpoint, this.deployKey.privateKey);
+    const deployConn = deployConnection(endpoint, this.deployKey.connectionKey);
 
     this.keyAuthorization = new KeyAuthorization(
       `${name}-key-authorization`,
       {
         bootstrap: bootstrapConnection(endpoint, args.credentials),
         deploy: deployConn,
-        previous: deployConnection(endpoint, this.deployKey.previousPrivateKey),
+        previous: deployConnection(endpoint, this.deployKey.previousConnectionKey),
         user: s.user,
         rotation: s.deployKeyRotation,
         authorizedKey: this.deployKey.authorizedKey,
@@ -87,23 +90,27 @@ export class NixosServer extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const release = this.deployKey.authorizedKey.apply((authorizedKey) =>
-      packRelease(collectRelease({ root: args.root, server: s.name, deploy: { user: s.user, authorizedKey } })),
-    );
-    const hash = release.apply((r) => r.hash);
+    const tree = sourceTree(args.root);
+    const releaseFile = this.deployKey.authorizedKey.apply((authorizedKey) => {
+      const release = packRelease(releaseEntries(tree, s.name, { user: s.user, authorizedKey }));
+      return { hash: release.hash, path: writeReleaseFile(path.join(args.root, ".nhs-releases"), release) };
+    });
+    const hash = releaseFile.apply((r) => r.hash);
 
-    this.configSync = createConfigSync(
+    const sync = createConfigSync(
       `${name}-config-sync`,
       {
         connection: deployConn,
         host: s.host,
         user: s.user,
         hash,
-        tarballBase64: release.apply((r) => r.tarball.toString("base64")),
+        tarballPath: releaseFile.apply((r) => r.path),
         keepReleases: args.fleet.keepReleases,
       },
       { parent: this, dependsOn: [this.keyAuthorization.loginTest] },
     );
+    this.upload = sync.upload;
+    this.configSync = sync.receive;
     // Parsed so a host that stored the release under another hash fails here, before the rebuild.
     const releaseDir = syncedRelease(this.configSync, s.host, hash);
 
@@ -186,4 +193,24 @@ export class NixosServer extends pulumi.ComponentResource {
       publicKey: this.publicKey,
     });
   }
+}
+
+const trees = new Map<string, SourceTree>();
+
+/**
+ * The project's sources, read and checked once per program run for every server. A path a release
+ * cannot carry stops the run here, named, before any resource is registered.
+ */
+function sourceTree(root: string): SourceTree {
+  let tree = trees.get(root);
+  if (!tree) {
+    try {
+      tree = readSourceTree(root);
+    } catch (err) {
+      if (err instanceof ReleaseError) throw new pulumi.RunError(err.message);
+      throw err;
+    }
+    trees.set(root, tree);
+  }
+  return tree;
 }

@@ -42,6 +42,10 @@ export function pulumiEnv(root: string): Record<string, string> {
   // registered in PULUMI_HOME by tools/providers/install.sh, not put on PATH.
   const pathParts = [toolchainBin(), process.env.PATH ?? ""].filter((p) => p !== "");
   return {
+    // State size (file and S3 backends): every update copies the whole checkpoint into history/, and
+    // by default a second time into backups/. Keep one copy, gzip'd. The user's own setting wins.
+    PULUMI_DIY_BACKEND_GZIP: process.env.PULUMI_DIY_BACKEND_GZIP ?? "true",
+    PULUMI_DIY_BACKEND_DISABLE_CHECKPOINT_BACKUPS: process.env.PULUMI_DIY_BACKEND_DISABLE_CHECKPOINT_BACKUPS ?? "true",
     PULUMI_HOME: path.join(root, ".pulumi"),
     PULUMI_BACKEND_URL: backend,
     PULUMI_SKIP_UPDATE_CHECK: "true",

@@ -15,10 +15,21 @@
 # shellQuote renders. Anything else is refused before the shell sees it; a request
 # of that shape is split with eval, which then only removes quotes.
 #
-# Verbs: receive HASH KEEP (base64 tarball on stdin) · deploy HASH ARGS · verify HASH
+# Verbs: receive HASH KEEP (the release ConfigSync uploaded by SFTP to the SSH user's
+# home as .nhs-release-HASH.tar.gz) · deploy HASH ARGS · verify HASH
 # ARGS · rollback [--to N] · status · generations [--keep N] · probe · secrets (the
 # current release's .nhs/secrets.sh, stdin passed on) · authorize ED25519-BASE64
 # [CIDRS] (replaces this key's own authorized_keys line; runs as the SSH user).
+#
+# The sftp subsystem: for a subsystem request sshd runs the forced command with
+# SSH_ORIGINAL_COMMAND set to the configured subsystem command (NixOS:
+# services.openssh.sftpServerExecutable, ${openssh}/libexec/sftp-server). An absolute
+# path ending in /sftp-server, root-owned all the way up, is exec'd with an allow-list
+# of requests: what CopyToRemote needs to upload one file (SFTP_REQUESTS), so the key
+# can create and write files where the SSH user may, but not read, list, mkdir,
+# rename, remove, symlink, link or chmod. Before that, the root half makes the files sshd and the
+# login shell read for this user root-owned (protect), so an upload cannot replace
+# them. `internal-sftp` cannot be exec'd, so it is refused.
 set -eu
 BASE=/var/lib/nixos-home-server
 SELF=$BASE/dispatch
@@ -26,6 +37,10 @@ SELF=$BASE/dispatch
 PATH=/run/wrappers/bin:/run/current-system/sw/bin:/usr/bin:/bin
 export PATH
 VERBS="receive deploy verify rollback status generations probe secrets authorize"
+# Exactly what pulumi-command's CopyToRemote of one file sends (remote/copyController.go with
+# pkg/sftp v1.13: INIT, then Stat, Create = open, writes, Close; no realpath, lstat, fstat, setstat
+# or mkdir; tools/providers/README.md). Nothing that reads, lists, makes, moves or removes a name.
+SFTP_REQUESTS=open,close,write,stat
 
 key=""
 root=0
@@ -33,6 +48,7 @@ case "${1:-}" in
   --key) key=${2:-}; shift 2 || shift "$#" ;;
   --run) root=1; shift ;;
 esac
+if [ "$root" = 1 ] && [ "${1:-}" = --key ]; then key=${2:-}; shift 2 || shift "$#"; fi
 from=""
 if [ "${1:-}" = --from ]; then from=${2:-}; shift 2 || shift "$#"; fi
 caller=${SSH_CLIENT:-local}
@@ -179,19 +195,76 @@ root_half() {
   fi
 }
 
+# home_of_caller: the home of the user who called the root half through sudo (root's own
+# when root runs it directly), from the user database, not from the caller's environment.
+home_of_caller() {
+  h=$(getent passwd "${SUDO_USER:-root}" | cut -d: -f6)
+  case "$h" in /*) printf '%s\n' "$h" ;; *) refuse "no home directory for user ${SUDO_USER:-root}" ;; esac
+}
+
+# protect: the files sshd and the user's shell read for the SSH user are root's, so an
+# SFTP upload as that user cannot replace them: ~/.ssh/authorized_keys (sshd's
+# StrictModes accepts a root-owned file) and ~/.bashrc (NixOS builds bash with
+# SSH_SOURCE_BASHRC: `bash -c` from sshd sources it, before the forced command). The SSH
+# user's own writes (the bootstrap install, authorize) replace authorized_keys by rename
+# in ~/.ssh, which SFTP cannot do, and the next root half makes it root's again.
+protect() {
+  [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ] || return 0
+  h=$(home_of_caller)
+  # authorized_keys2: older NixOS lists it in AuthorizedKeysFile; an empty root-owned one
+  # grants nothing, and an upload cannot create it. Only inside directories that exist.
+  for f in "$h/.ssh/authorized_keys" "$h/.ssh/authorized_keys2" "$h/.bashrc"; do
+    if [ -L "$f" ]; then rm -f "$f"; fi
+    if ! [ -e "$f" ] && [ -d "${f%/*}" ]; then : >"$f"; fi
+    [ -f "$f" ] || continue
+    chown 0:0 "$f"
+    chmod 0644 "$f"
+  done
+}
+
+# sftp PATH: the subsystem sshd configured, as the SSH user, limited to SFTP_REQUESTS.
+sftp() {
+  p=$1
+  case "$p" in
+    /*/sftp-server) ;;
+    *) refuse "the sftp subsystem must be an absolute path to sftp-server, got '$p'" ;;
+  esac
+  case "$p" in *[!A-Za-z0-9_./+-]* | */./* | */../*) refuse "the sftp subsystem path '$p' is not a plain absolute path" ;; esac
+  # Root's binary in root's directories: never a file the SSH user could have uploaded.
+  d=$p
+  while [ -n "$d" ]; do
+    if ! [ -e "$d" ] || [ "$(stat -c %u "$d")" != 0 ]; then refuse "the sftp subsystem $p: $d is not root's"; fi
+    d=${d%/*}
+  done
+  if ! [ -f "$p" ] || ! [ -x "$p" ]; then refuse "the sftp subsystem $p is not an executable file"; fi
+  case "$(stat -c %A "$p")" in ?????w???? | ????????w?) refuse "the sftp subsystem $p is writable by others" ;; esac
+  root_half
+  audit notice "verb=sftp requests=$SFTP_REQUESTS key=${key:-none} user=$who from=$caller"
+  exec "$p" -p "$SFTP_REQUESTS" -f AUTH -l INFO
+}
+
 # run VERB ARG...: the root half. Checks again: sudo lets the deploy user call it directly.
 run() {
   verb=$1
   shift
   check "$verb" "$@"
+  protect
   case "$verb" in
     receive)
+      # The upload is the SSH user's file: copied as root into a root-owned temp dir, so
+      # the file checked is the file unpacked; never followed through a symlink.
+      up="$(home_of_caller)/.nhs-release-$1.tar.gz"
+      if ! [ -f "$up" ] || [ -L "$up" ]; then refuse "no uploaded release $up (ConfigSync uploads it first)"; fi
       mkdir -p "$BASE/tmp"
       tmp=$(mktemp -d "$BASE/tmp/sync.XXXXXX")
       trap 'rm -rf "$tmp"' EXIT
-      base64 -d >"$tmp/release.tar.gz"
+      cat <"$up" >"$tmp/release.tar.gz"
       tar -xzf "$tmp/release.tar.gz" -C "$tmp" .nhs/receive.sh .nhs/lib.sh
       sh "$tmp/.nhs/receive.sh" "$tmp/release.tar.gz" "$1" "$2"
+      # Keep this upload (a rerun after an interrupted up finds it), drop older ones.
+      for f in "${up%/*}"/.nhs-release-*.tar.gz; do
+        [ "$f" = "$up" ] || rm -f "$f"
+      done
       ;;
     deploy | verify)
       r=$(release_of "$1")
@@ -221,6 +294,13 @@ if [ -n "$key" ]; then
   req=${SSH_ORIGINAL_COMMAND-}
   [ -n "$req" ] || refuse "no interactive shell for the deploy key; it runs only: $VERBS"
   one_line "$req"
+  # The subsystem's command line is the configured path and its flags (sshd_config
+  # Subsystem; NixOS appends services.openssh.sftpFlags): the flags are dropped, the
+  # dispatcher sets its own.
+  case "$req" in
+    */sftp-server | */sftp-server\ *) sftp "${req%% *}" ;;
+    internal-sftp*) refuse "internal-sftp cannot run under a forced command; set services.openssh.sftpServerExecutable to sftp-server" ;;
+  esac
   word="([A-Za-z0-9_./:=@+,-]+|'[^']*'(\\\\''[^']*')*)"
   if ! printf '%s\n' "$req" | LC_ALL=C grep -Eqx "[a-z]+( +$word)*|$SELF +[a-z]+( +$word)*"; then
     refuse "only '[$SELF] VERB 'ARG'...' requests are accepted, got: $(printf '%s' "$req" | cut -c1-80)"

@@ -4,11 +4,11 @@
 #   receive.sh TARBALL HASH KEEP_RELEASES
 #
 # It is started by the dispatcher's `receive` verb (dispatch.sh; the program sends
-# renderSyncBootstrap() of components/lib/remoteCommand.ts): that decodes the base64
-# of the deterministic release .tar.gz from stdin into a temp dir it removes on exit,
-# unpacks only
-# .nhs/receive.sh and .nhs/lib.sh, and runs it with HASH = sha256 of the .tar.gz and
-# KEEP = N.
+# renderSyncBootstrap() of components/lib/remoteCommand.ts) after ConfigSync has
+# uploaded the deterministic release .tar.gz to the SSH user's home (CopyToRemote,
+# SFTP through the dispatcher's sftp verb). The root half copies it into a temp dir
+# it removes on exit, unpacks only .nhs/receive.sh and .nhs/lib.sh, and runs this
+# with HASH = sha256 of the .tar.gz and KEEP = N.
 # The tarball's entries are relative paths without a leading "./" (".nhs/receive.sh",
 # "flake.nix", "nixos/...").
 set -eu

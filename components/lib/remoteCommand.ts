@@ -38,11 +38,23 @@ export function renderHostScript(hash: string, script: string, args: readonly st
 }
 
 /**
- * The sync: stdin carries the base64 tarball. The dispatcher decodes it into a temp dir under $BASE,
- * takes .nhs/receive.sh and the lib.sh it sources from the tarball itself (so the receiver always
- * matches the release) and runs `receive.sh <tarball> <hash> <keep-releases>`.
+ * Where ConfigSync uploads a release (CopyToRemote, SFTP as the SSH user): a file in the user's home,
+ * the SFTP server's default directory (relative SFTP paths resolve there), named by the hash. The
+ * dispatcher's receive verb reads it from there (components/host/dispatch.sh).
  */
-export function renderSyncBootstrap(_user: string, hash: string, keepReleases: number): string {
+export function uploadName(hash: string): string {
+  releaseDir(hash);
+  return `.nhs-release-${hash}.tar.gz`;
+}
+
+/**
+ * The sync: the dispatcher's root half copies ~/<uploadName> of the SSH user into a temp dir under
+ * $BASE (root-owned, so the file checked is the file unpacked), takes .nhs/receive.sh and the lib.sh
+ * it sources from the tarball itself (so the receiver always matches the release) and runs
+ * `receive.sh <tarball> <hash> <keep-releases>`. On success it removes older uploads and keeps this one,
+ * so a rerun after an interrupted `up` still finds it.
+ */
+export function renderSyncBootstrap(hash: string, keepReleases: number): string {
   releaseDir(hash);
   return renderVerb("receive", [hash, String(keepReleases)]);
 }
@@ -112,12 +124,21 @@ export function renderVerify(a: VerifyArgs): string {
 
 
 /**
- * The bootstrap install, over the bootstrap credentials (once per host and stack). stdin carries the
- * dispatcher: it goes to DISPATCH, root-owned, through `sudo -n`, unless a dispatcher is there already
- * (the NixOS module keeps it current). Then `lines` replace every line ending in `marker` in the SSH user's
+ * The bootstrap install, over the bootstrap credentials (once per host and stack). The dispatcher was
+ * uploaded (CopyToRemote, so state holds its path and hash, not its text) to ~/dispatchUpload(marker): it goes
+ * to DISPATCH, root-owned, through `sudo -n`, unless a dispatcher is there already (the NixOS module
+ * keeps it current); the upload is removed either way. Then `lines` replace every line ending in `marker` in the SSH user's
  * own ~/.ssh/authorized_keys (other stacks' keys and the admins' stay), through a temp file and mv,
  * only when it changed (atomic, like colmena's key uploader). Every argument is public.
  */
+/**
+ * Where KeyAuthorization uploads the dispatcher for the bootstrap install, in the bootstrap user's home:
+ * one name per stack and server, so two stacks installing at once never read a file the other rewrites.
+ */
+export function dispatchUpload(marker: string): string {
+  return `.nhs-dispatch-${marker.replace(/[^A-Za-z0-9_.-]/g, "-")}.sh`;
+}
+
 export function renderInstallKey(user: string, lines: readonly string[], marker: string): string {
   if (!/^[A-Za-z0-9@_./-]+$/.test(marker)) throw new Error(`key marker ${JSON.stringify(marker)} must be a plain word`);
   for (const line of lines) {
@@ -129,19 +150,21 @@ export function renderInstallKey(user: string, lines: readonly string[], marker:
     'mkdir -p "$(dirname "$1")"',
     't=$(mktemp "$1.XXXXXX")',
     'trap "rm -f \\"\\$t\\"" EXIT',
-    'cat >"$t"',
+    'cat "$2" >"$t"',
     'chmod 0755 "$t"',
     'mv -f "$t" "$1"',
   ].join("; ");
   const script = [
     "set -eu",
     // Only where none is yet: from then on the NixOS module installs it on every activation.
-    `if [ -e ${DISPATCH} ]; then cat >/dev/null; else ${privilegePrefix(user)}sh -c ${shellQuote(dispatcher)} nhs-install-dispatcher ${DISPATCH}; fi`,
+    `u="$HOME/${dispatchUpload(marker)}"`,
+    `if [ ! -e ${DISPATCH} ]; then ${privilegePrefix(user)}sh -c ${shellQuote(dispatcher)} nhs-install-dispatcher ${DISPATCH} "$u"; fi`,
+    'rm -f "$u"',
     "umask 077",
     'd="$HOME/.ssh"',
     'f="$d/authorized_keys"',
     'mkdir -p "$d"',
-    'touch "$f"',
+    '[ -e "$f" ] || : >"$f"',
     // Two stacks may install at the same moment: one at a time, or one would drop the other's line.
     'n=0; until mkdir "$d/.nhs-lock" 2>/dev/null; do n=$((n + 1)); if [ "$n" -ge 30 ]; then echo "$d/.nhs-lock: another key install holds it" >&2; exit 1; fi; sleep 1; done',
     't=$(mktemp "$d/.authorized_keys.XXXXXX")',

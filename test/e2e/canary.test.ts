@@ -160,7 +160,8 @@ describe("canaries", () => {
     const out = await cliText(["preview", "--debug", "--non-interactive", "--stack", "canary"]);
     expect(out).toMatch(/RegisterResource RPC finished: .*resp: \[payload not logged by nixos-home-server: it may hold secrets\]/);
     // Where a leak would come from (the text before it, never the key itself).
-    const where = out.split("\n").filter((l) => l.includes("BEGIN OPENSSH")).map((l) => l.slice(0, l.indexOf("BEGIN OPENSSH")).slice(-200));
+    // "PRIVATE KEY": the OpenSSH text (HostProbe) and the PKCS#8 PEM (the connections) alike.
+    const where = out.split("\n").filter((l) => l.includes("PRIVATE KEY")).map((l) => l.slice(0, l.indexOf("PRIVATE KEY")).slice(-200));
     expect(where).toEqual([]);
     for (const n of needles) expect(out.includes(n)).toBe(false);
   });

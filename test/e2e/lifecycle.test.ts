@@ -61,7 +61,7 @@ describe("lifecycle", () => {
         project.writeHost(h1.name, "", "  services.openssh.openFirewall = true;\n");
         const p = await project.preview();
         expect(p.ok).toBe(true);
-        expect(changed(p.ops)).toEqual([`${h1.name}-config-sync`, `${h1.name}-rebuild`, `${h1.name}-verify`]);
+        expect(changed(p.ops)).toEqual([`${h1.name}-config-sync`, `${h1.name}-config-sync-upload`, `${h1.name}-rebuild`, `${h1.name}-verify`]);
 
         const g1 = await h1.generation();
         const r = await project.up();

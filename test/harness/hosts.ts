@@ -88,8 +88,17 @@ export class SimHost {
 
   /** Runs a command over real SSH with the harness key, pinning the host key. */
   ssh(cmd: string, opts: SshOptions = {}): Promise<ExecResult> {
+    return exec("ssh", [...this.sshOptions(), "-p", String(this.port), ...(opts.args ?? []), `${opts.user ?? this.deployUser}@${this.address}`, "--", cmd], opts);
+  }
+
+  /** Runs an sftp batch (`sftp -b -`, stops at the first failed request) over real SSH with the harness key. */
+  sftp(batch: string, opts: SshOptions = {}): Promise<ExecResult> {
+    return exec("sftp", [...this.sshOptions(), "-P", String(this.port), ...(opts.args ?? []), "-b", "-", `${opts.user ?? this.deployUser}@${this.address}`], { ...opts, input: batch });
+  }
+
+  private sshOptions(): string[] {
     this.assertExists();
-    const args = [
+    return [
       "-i", CLIENT_KEY,
       "-o", "IdentitiesOnly=yes",
       "-o", `UserKnownHostsFile=${this.knownHostsPath}`,
@@ -97,13 +106,7 @@ export class SimHost {
       "-o", "BatchMode=yes",
       "-o", "ConnectTimeout=3",
       "-o", "LogLevel=ERROR",
-      "-p", String(this.port),
-      ...(opts.args ?? []),
-      `${opts.user ?? this.deployUser}@${this.address}`,
-      "--",
-      cmd,
     ];
-    return exec("ssh", args, opts);
   }
 
   /** The generation the system profile points at. */

@@ -34,6 +34,8 @@ export interface ProjectOptions {
     stack?: string;
     parallelism?: number;
     servers?: Record<string, ServerOverrides>;
+    /** Extra environment for every Pulumi process, e.g. PULUMI_BACKEND_URL of an S3 bucket and its credentials. */
+    env?: Record<string, string>;
     /** Extra fleet settings, e.g. deployFrom. */
     fleet?: Record<string, unknown>;
     /** Secret config values (key without the project prefix), set after the bootstrap passwords. */
@@ -99,6 +101,7 @@ export class E2EProject {
             ...pulumiEnv(ROOT),
             PULUMI_BACKEND_URL: `file://${this.stateDir}`,
             PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
+            ...this.opts.env,
         };
     }
 
@@ -232,6 +235,16 @@ export class E2EProject {
     async remove(): Promise<void> {
         fs.rmSync(this.dir, { recursive: true, force: true });
     }
+}
+
+/** Total bytes of the files under `dir`, e.g. a project's state directory. */
+export function bytesUnder(dir: string): number {
+    let total = 0;
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        total += e.isDirectory() ? bytesUnder(p) : fs.statSync(p).size;
+    }
+    return total;
 }
 
 /** Names of the resources a run changes (any step but same, refresh or read), sorted. */

@@ -1,11 +1,11 @@
 // Release helpers for tests: build a flake release tree carrying the host scripts,
-// pack it deterministically, sync it through the dispatcher (base64 on stdin) and
-// call the host scripts the way the Pulumi program does.
+// pack it deterministically, upload it by SFTP where ConfigSync's CopyToRemote puts it, sync it
+// through the dispatcher and call the host scripts the way the Pulumi program does.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { packRelease as packEntries, treeEntries } from "../../components/lib/release";
-import { BASE, DISPATCH, renderHostScript, renderSyncBootstrap } from "../../components/lib/remoteCommand";
+import { BASE, DISPATCH, renderHostScript, renderSyncBootstrap, uploadName } from "../../components/lib/remoteCommand";
 import { parseResultLine } from "../../components/lib/result";
 import type { SimHost, SshOptions } from "./hosts";
 import type { ExecResult } from "./exec";
@@ -60,11 +60,25 @@ export async function installDispatcher(host: SimHost): Promise<void> {
   if (r.code !== 0) throw new Error(`${host.name}: installing the dispatcher failed: ${r.stderr}`);
 }
 
-/** Sends a release over SSH with the program's own sync request; resolves to receive's result. */
+/** Puts `tarball` where ConfigSync's CopyToRemote uploads a release named `hash` (~/<uploadName>), by SFTP. */
+export async function uploadRelease(host: SimHost, tarball: Buffer, hash: string, opts: SshOptions = {}): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nhs-upload-"));
+  try {
+    const local = path.join(dir, "release.tar.gz");
+    fs.writeFileSync(local, tarball);
+    const r = await host.sftp(`put ${local} ${uploadName(hash)}\n`, opts);
+    if (r.code !== 0) throw new Error(`upload to ${host.name} failed: ${r.stderr}`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Uploads a release, then sends the program's own sync request; resolves to receive's result. */
 export async function syncRelease(host: SimHost, dir: string, keep = 3, opts: SshOptions = {}): Promise<ExecResult & { hash: string }> {
   const { tarball, hash } = await packRelease(dir);
   await installDispatcher(host);
-  const r = await host.ssh(renderSyncBootstrap(opts.user ?? host.deployUser, hash, keep), { ...opts, input: tarball.toString("base64") });
+  await uploadRelease(host, tarball, hash, opts);
+  const r = await host.ssh(renderSyncBootstrap(hash, keep), opts);
   return { ...r, hash };
 }
 

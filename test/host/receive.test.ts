@@ -1,7 +1,7 @@
 // receive.sh over real SSH: atomic swap, idempotent re-sync, pruning, bad hash.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { startHosts, SimHost } from "../harness/hosts";
-import { BASE, makeRelease, packRelease, syncRelease, parseResult } from "../harness/release";
+import { BASE, makeRelease, packRelease, syncRelease, parseResult, uploadRelease } from "../harness/release";
 import { renderSyncBootstrap } from "../../components/lib/remoteCommand";
 
 let host: SimHost;
@@ -51,6 +51,8 @@ describe("receive.sh", () => {
     expect(await link("current")).toBe(`releases/${b}`);
     expect(await link("previous")).toBe(`releases/${a}`);
     expect((await host.run(`test -e ${BASE}/current/nixos/old-only.nix`)).code).toBe(1);
+    // The bootstrap keeps only this release's upload in the SSH user's home (a rerun still finds it).
+    expect((await host.ssh("ls -A")).stdout.split("\n").filter((f) => f.startsWith(".nhs-release-"))).toEqual([`.nhs-release-${b}.tar.gz`]);
   });
 
   it("prunes beyond keep, never current or previous", async () => {
@@ -68,7 +70,8 @@ describe("receive.sh", () => {
     const cur = await link("current");
     const { tarball } = await packRelease(rel(6));
     const wrong = "0".repeat(64);
-    const r = await host.ssh(renderSyncBootstrap(host.deployUser, wrong, 3), { input: tarball.toString("base64") });
+    await uploadRelease(host, tarball, wrong);
+    const r = await host.ssh(renderSyncBootstrap(wrong, 3));
     expect(r.code).toBe(3);
     const res = parseResult(r.stdout);
     expect(res.status).toBe("precondition-failed");

@@ -8,7 +8,8 @@ import { goQuote } from "../../tools/providers/common/goquote";
 import { isSecret, reveal, secret, UNKNOWN } from "../../tools/providers/common/values";
 import { dialError, dialRetryStatus, reachedDialLimit, runError, sshExitCause, localExitCause, trimOneNewline } from "../../tools/providers/command/errors";
 import { hostKeyMatches, parseAuthorizedKey } from "../../tools/providers/command/hostKey";
-import { checkCommand, diffInputs, INPUTS, LOCAL_COMMAND, REMOTE_COMMAND, REPLACE_ON_CHANGES } from "../../tools/providers/command/schema";
+import { ARCHIVE_SIG, ASSET_SIG, checkCommand, COPY_TO_REMOTE, diffInputs, INPUTS, LOCAL_COMMAND, REMOTE_COMMAND, REPLACE_ON_CHANGES } from "../../tools/providers/command/schema";
+import { SIG_KEY } from "../../tools/providers/common/values";
 import { checkBytes } from "../../tools/providers/random/randomBytes";
 
 describe("command check", () => {
@@ -43,6 +44,29 @@ describe("command diff (infer default: triggers replace, anything else updates)"
     it("secret-wrapping alone is no change", () => expect(diff({ create: secret("a") }).changes).toBe(false));
     it("local inputs include interpreter and dir", () => {
         expect(diffInputs(INPUTS[LOCAL_COMMAND], REPLACE_ON_CHANGES, { dir: "/a" }, { dir: "/b" })).toEqual({ changes: true, replaces: [] });
+    });
+});
+
+describe("CopyToRemote check and diff (remote/copyController.go; assets compare by hash)", () => {
+    const asset = (hash: string, p = "/a/r.tar.gz") => ({ [SIG_KEY]: ASSET_SIG, hash, path: p });
+    const base = { connection: secret({ host: "h" }), remotePath: ".nhs-release-x.tar.gz", triggers: ["x"] };
+    it("accepts a path-based file asset, keeps connection secret and adds no command defaults", () => {
+        const { inputs, failures } = checkCommand(COPY_TO_REMOTE, { ...base, source: asset("1") });
+        expect(failures).toEqual([]);
+        expect(isSecret(inputs.connection)).toBe(true);
+        expect(inputs.addPreviousOutputInEnv).toBeUndefined();
+    });
+    it("rejects a missing source, an archive (not in this stand-in) and a missing remotePath", () => {
+        expect(checkCommand(COPY_TO_REMOTE, { ...base }).failures.map((f) => f.reason)).toEqual(["either asset or archive must be set"]);
+        expect(checkCommand(COPY_TO_REMOTE, { ...base, source: { [SIG_KEY]: ARCHIVE_SIG, path: "/d" } }).failures[0].property).toBe("archive");
+        expect(checkCommand(COPY_TO_REMOTE, { connection: base.connection, source: asset("1") }).failures[0].property).toBe("remotePath");
+    });
+    it("a source at another path with the same hash is no change; a new hash updates; new triggers replace", () => {
+        const olds = { ...base, source: asset("1") };
+        const diff = (news: Record<string, unknown>) => diffInputs(INPUTS[COPY_TO_REMOTE], REPLACE_ON_CHANGES, olds, { ...olds, ...news });
+        expect(diff({ source: asset("1", "/elsewhere/r.tar.gz") })).toEqual({ changes: false, replaces: [] });
+        expect(diff({ source: asset("2") })).toEqual({ changes: true, replaces: [] });
+        expect(diff({ source: asset("2"), triggers: ["y"] })).toEqual({ changes: true, replaces: ["triggers"] });
     });
 });
 

@@ -1,7 +1,7 @@
 // The whole program under Pulumi mocks: graph shape, dependencies, fleet lanes and secrets.
 import * as pulumi from "@pulumi/pulumi";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { openSshKeyPairFromSeed } from "../../components/lib/sshKey";
+import { openSshKeyPairFromSeed, pkcs8PemFromSeed } from "../../components/lib/sshKey";
 import { hostKeyFor, server } from "./fixtures";
 
 const PASSWORD = "bootstrap-password-do-not-leak";
@@ -54,6 +54,7 @@ async function runProgram(servers: unknown[], fleet: unknown, secrets: Record<st
         if (args.type === "command:remote:Command") {
           return { id: `${args.name}-id`, state: { ...args.inputs, stdout: stdoutFor(args.name, args.inputs), stderr: "" } };
         }
+        if (args.type === "command:remote:CopyToRemote") return { id: `${args.name}-id`, state: args.inputs };
         if (args.type === "pulumi-nodejs:dynamic/nixos-home-server:HostProbe") {
           const observed = { system: "/nix/store/old-nixos-system", deployed: "none" };
           return { id: `${args.name}-id`, state: { ...args.inputs, observed, drifted: false } };
@@ -116,8 +117,10 @@ describe("one server", () => {
         "random:index/randomBytes:RandomBytes nixos-staging-deploy-key-seed",
         "random:index/randomBytes:RandomBytes nixos-staging-deploy-key-seed-even",
         "nixos-home-server:index:KeyAuthorization nixos-staging-key-authorization",
+        "command:remote:CopyToRemote nixos-staging-key-authorization-dispatcher",
         "command:remote:Command nixos-staging-key-authorization-install",
         "command:remote:Command nixos-staging-key-authorization-login-test",
+        "command:remote:CopyToRemote nixos-staging-config-sync-upload",
         "command:remote:Command nixos-staging-config-sync",
         // Even with nothing to upload: an empty list is how the last secret leaves the host.
         "command:remote:Command nixos-staging-secrets",
@@ -126,7 +129,7 @@ describe("one server", () => {
         "command:remote:Command nixos-staging-verify",
       ]),
     );
-    expect(registrations.filter((r) => r.type !== "pulumi:pulumi:Stack")).toHaveLength(12);
+    expect(registrations.filter((r) => r.type !== "pulumi:pulumi:Stack")).toHaveLength(14);
     // Nothing to upload: an empty (still secret) stdin, which removes whatever an earlier run left.
     const emptySecrets = byName("nixos-staging-secrets").inputs.stdin as Record<string, unknown>;
     expect(emptySecrets[SECRET_SIG]).toBeTruthy();
@@ -135,7 +138,8 @@ describe("one server", () => {
       expect(byName(child).parent).toMatch(/NixosServer::nixos-staging$/);
     }
     expect(deps("nixos-staging-key-authorization-login-test")).toContain("nixos-staging-key-authorization-install");
-    expect(deps("nixos-staging-config-sync")).toContain("nixos-staging-key-authorization-login-test");
+    expect(deps("nixos-staging-config-sync-upload")).toContain("nixos-staging-key-authorization-login-test");
+    expect(deps("nixos-staging-config-sync")).toEqual(expect.arrayContaining(["nixos-staging-key-authorization-login-test", "nixos-staging-config-sync-upload"]));
     expect(byName("nixos-staging-probe").parent).toMatch(/Command::nixos-staging-config-sync$/);
     expect(deps("nixos-staging-probe")).toContain("nixos-staging-config-sync");
     expect(deps("nixos-staging-rebuild")).toContain("nixos-staging-probe");
@@ -151,6 +155,14 @@ describe("one server", () => {
 
     const sync = byName("nixos-staging-config-sync").inputs;
     expect(sync.triggers).toEqual([out.configHash]);
+    // State holds the release's path and hash, never its bytes: no stdin, a FileAsset of <hash>.tar.gz.
+    expect(sync.stdin).toBeUndefined();
+    const upload = byName("nixos-staging-config-sync-upload").inputs;
+    expect(upload.remotePath).toBe(`.nhs-release-${out.configHash}.tar.gz`);
+    const source = upload.source as Record<string, unknown>;
+    expect(source[SECRET_SIG]).toBe("c44067f5952c0a294b673a41bacd8c17"); // the asset signature
+    expect(source.text).toBeUndefined();
+    expect(source.path).toMatch(new RegExp(`/\\.nhs-releases/${out.configHash}\\.tar\\.gz$`));
     // A refresh that finds drift replaces the probe; its id is part of Rebuild's triggers.
     expect(byName("nixos-staging-rebuild").inputs.triggers).toEqual([out.configHash, "nixos-staging-probe-id"]);
     expect(sync.create).toBe(`/var/lib/nixos-home-server/dispatch receive '${out.configHash}' '3'`);
@@ -180,9 +192,9 @@ describe("deploy key rotation", () => {
     const rotate = byName("nixos-staging-key-authorization-rotate");
     expect(rotate.inputs.create).toBe(`/var/lib/nixos-home-server/dispatch authorize '${keyOf("nixos-staging-deploy-key-seed-even").publicKey.split(" ")[1]}'`);
     const conn = rotate.inputs.connection as { value: { privateKey: { value: string } } };
-    expect(JSON.stringify(conn)).toContain(keyOf("nixos-staging-deploy-key-seed").privateKey.split("\n")[1]);
+    expect(JSON.stringify(conn)).toContain(pkcs8PemFromSeed(seedFor("nixos-staging-deploy-key-seed")).split("\n")[1]);
     expect(deps("nixos-staging-key-authorization-login-test")).toContain("nixos-staging-key-authorization-rotate");
-    expect(byName("nixos-staging-key-authorization-install").ignoreChanges.sort()).toEqual(["connection", "create", "stdin"]);
+    expect(byName("nixos-staging-key-authorization-install").ignoreChanges.sort()).toEqual(["connection", "create"]);
     // A first install at rotation 2 puts both keys in, so the rotation step works on a new host too.
     expect(byName("nixos-staging-key-authorization-install").inputs.create).toContain(keyOf("nixos-staging-deploy-key-seed").publicKey.split(" ")[1]);
   });
@@ -214,7 +226,7 @@ describe("three servers", () => {
 
   // No server depends on another (the engine would skip a failed server's dependents); a server
   // is registered once an earlier one settled, so parallelism bounds the servers in flight.
-  const serversOf = (deps: (n: string) => string[], step: string) => deps(step).map((d) => d.replace(/-(deploy-key-seed(?:-even)?|key-authorization-.*|config-sync|secrets|probe|rebuild|verify)$/, ""));
+  const serversOf = (deps: (n: string) => string[], step: string) => deps(step).map((d) => d.replace(/-(deploy-key-seed(?:-even)?|key-authorization-.*|config-sync(?:-upload)?|secrets|probe|rebuild|verify)$/, ""));
   const index = (registrations: Registration[], name: string) => registrations.findIndex((r) => r.name === name);
 
   it("parallelism 2 starts two servers, then the third once one of them settled", async () => {
@@ -225,7 +237,7 @@ describe("three servers", () => {
       }
     }
     expect(deps("nixos-prod-config-sync")).not.toContain("nixos-staging-verify");
-    expect(deps("nixos-staging-key-authorization-install").sort()).toEqual(["nixos-staging-deploy-key-seed", "nixos-staging-deploy-key-seed-even"]);
+    expect(deps("nixos-staging-key-authorization-install").sort()).toEqual(["nixos-staging-deploy-key-seed", "nixos-staging-deploy-key-seed-even", "nixos-staging-key-authorization-dispatcher"]);
     const firstVerify = Math.min(index(registrations, "nixos-staging-verify"), index(registrations, "nixos-prod-verify"));
     expect(index(registrations, "nixos-prod")).toBeLessThan(index(registrations, "nixos-staging-verify"));
     expect(index(registrations, "nixos-backup")).toBeGreaterThan(firstVerify);
@@ -261,14 +273,15 @@ describe("three servers", () => {
     const privateKeys = ["nixos-staging", "nixos-prod", "nixos-backup"].map(
       (n) => openSshKeyPairFromSeed(seedFor(`${n}-deploy-key-seed`), `nhs-deploy@unit/${n}`).privateKey,
     );
-    const forbidden = [PASSWORD, ...privateKeys, ...privateKeys.map((k) => k.split("\n")[1])];
+    const pkcs8 = ["nixos-staging", "nixos-prod", "nixos-backup"].map((n) => pkcs8PemFromSeed(seedFor(`${n}-deploy-key-seed`)));
+    const forbidden = [PASSWORD, ...privateKeys, ...privateKeys.map((k) => k.split("\n")[1]), ...pkcs8.map((k) => k.split("\n")[1])];
     // Secret-wrapped values are encrypted in state; everything outside them must be free of secrets.
     const unwrapSecrets = (_k: string, v: unknown) => (v && typeof v === "object" && SECRET_SIG in v ? "[secret]" : v);
     for (const r of registrations) {
       const { connection } = r.inputs;
       const text = JSON.stringify(r.inputs, unwrapSecrets);
       for (const f of forbidden) expect(text.includes(f), `${r.name} leaks a secret`).toBe(false);
-      if (r.type === "command:remote:Command") {
+      if (r.type.startsWith("command:remote:")) {
         expect(connection && (connection as Record<string, unknown>)[SECRET_SIG], `${r.name}: connection must be secret`).toBeTruthy();
       }
     }
@@ -277,7 +290,9 @@ describe("three servers", () => {
     expect(install.value.hostKey).toBe(hostKeyFor("nixos-staging"));
     const sync = byName("nixos-backup-config-sync").inputs.connection as { value: Record<string, unknown> };
     expect(sync.value.port).toBe(2222);
-    expect(JSON.stringify(sync)).toContain(privateKeys[2].split("\n")[1]);
+    // Connections carry the PKCS#8 form (shorter in state); HostProbe the OpenSSH text, both secret.
+    expect(JSON.stringify(sync)).toContain(pkcs8[2].split("\n")[1]);
+    expect(JSON.stringify(byName("nixos-backup-probe").inputs.privateKey)).toContain(privateKeys[2].split("\n")[1]);
     expect(byName("nixos-staging-deploy-key-seed").additionalSecretOutputs).toEqual(expect.arrayContaining(["base64", "hex"]));
   });
 

@@ -3,8 +3,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { collectRelease, packRelease } from "../../components/lib/release";
-import { crc32, gzipStored, ustar } from "../../components/lib/tarball";
+import * as zlib from "zlib";
+import { collectRelease, packRelease, readSourceTree, ReleaseError } from "../../components/lib/release";
+import { crc32, gzipDeterministic, tarArchive } from "../../components/lib/tarball";
 
 let root: string;
 const deploy = { user: "deploy", authorizedKey: "no-port-forwarding ssh-ed25519 AAAA nhs-deploy@a" };
@@ -38,28 +39,50 @@ afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 describe("collectRelease", () => {
   it("ships the flake, shared modules, only this host, generated deploy.json and .nhs scripts", () => {
     const paths = collectRelease({ root, server: "alpha", deploy }).map((e) => e.path);
-    expect(paths).toEqual([
-      "flake.nix",
+    expect(paths.sort()).toEqual([
+      ".nhs",
+      ".nhs/receive.sh",
       "flake.lock",
+      "flake.nix",
       "nixos",
       "nixos/default.nix",
+      "nixos/generated",
+      "nixos/generated/deploy.json",
       "nixos/hosts",
       "nixos/hosts/alpha",
       "nixos/hosts/alpha/default.nix",
       "nixos/services",
       "nixos/services/web.nix",
-      "nixos/generated",
-      "nixos/generated/deploy.json",
-      ".nhs",
-      ".nhs/receive.sh",
     ]);
     const json = collectRelease({ root, server: "alpha", deploy }).find((e) => e.path === "nixos/generated/deploy.json")!;
     expect(JSON.parse(json.content!.toString())).toEqual(deploy);
   });
 
-  it("refuses symlinks", () => {
-    fs.symlinkSync("/etc/passwd", path.join(root, "nixos/link"));
-    expect(() => collectRelease({ root, server: "alpha", deploy })).toThrow("nixos/link is a symlink");
+  it("carries relative symlinks inside the tree", () => {
+    fs.symlinkSync("../default.nix", path.join(root, "nixos/services/shared.nix"));
+    const link = collectRelease({ root, server: "alpha", deploy }).find((e) => e.path === "nixos/services/shared.nix")!;
+    expect(link.linkTarget).toBe("../default.nix");
+  });
+
+  it("names every path it cannot carry, at once and fast", () => {
+    fs.symlinkSync("/etc/passwd", path.join(root, "nixos/abs"));
+    fs.symlinkSync("../../README.md", path.join(root, "nixos/services/out"));
+    execFileSync("mkfifo", [path.join(root, "nixos/hosts/alpha/fifo")]);
+    for (let i = 0; i < 1000; i++) write(`nixos/many/f${i}.nix`, `${i}\n`);
+    const started = Date.now();
+    let err: unknown;
+    try {
+      readSourceTree(root);
+    } catch (e) {
+      err = e;
+    }
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(err).toBeInstanceOf(ReleaseError);
+    const msg = (err as Error).message;
+    expect(msg).toContain("3 path(s) a release cannot carry");
+    expect(msg).toContain('nixos/abs: symlink to "/etc/passwd" is absolute');
+    expect(msg).toContain('nixos/services/out: symlink to "../../README.md" points outside flake.nix, flake.lock and nixos/');
+    expect(msg).toContain("nixos/hosts/alpha/fifo: not a regular file, directory or symlink");
   });
 });
 
@@ -116,19 +139,45 @@ describe("archive format", () => {
     expect(fs.statSync(path.join(single, ".nhs/receive.sh")).mode & 0o777).toBe(0o755);
   });
 
-  it("handles long paths through the ustar prefix and large files across stored blocks", () => {
+  it("handles long names (pax), long link targets and large files; GNU tar extracts them", () => {
     const long = `${"d".repeat(90)}/${"e".repeat(90)}/file.txt`;
+    const longName = `nixos/${"n".repeat(180)}.nix`;
+    const deep = `${"x/".repeat(120)}deep.nix`;
+    const target = `${"../".repeat(40)}nixos/a.nix`;
     const big = Buffer.alloc(200_000, 7);
-    const tgz = gzipStored(ustar([{ path: long, content: Buffer.from("x") }, { path: "big.bin", content: big }]));
+    const tgz = gzipDeterministic(tarArchive([
+      { path: long, content: Buffer.from("x") },
+      { path: longName, content: Buffer.from("long\n") },
+      { path: deep, content: Buffer.from("deep\n") },
+      { path: `${"x/".repeat(40)}link`, linkTarget: target },
+      { path: "big.bin", content: big },
+    ]));
     fs.writeFileSync(path.join(root, "l.tar.gz"), tgz);
-    expect(execFileSync("tar", ["-tzf", path.join(root, "l.tar.gz")], { encoding: "utf8" }).split("\n")).toContain(long);
-    expect(execFileSync("gzip", ["-t", path.join(root, "l.tar.gz")]).length).toBe(0);
+    const listing = execFileSync("tar", ["-tzf", path.join(root, "l.tar.gz")], { encoding: "utf8" }).split("\n");
+    expect(listing).toEqual(expect.arrayContaining([long, longName, deep]));
+    const out = path.join(root, "lx");
+    fs.mkdirSync(out);
+    execFileSync("tar", ["-xzf", path.join(root, "l.tar.gz"), "-C", out]);
+    expect(fs.readFileSync(path.join(out, longName), "utf8")).toBe("long\n");
+    expect(fs.readFileSync(path.join(out, deep), "utf8")).toBe("deep\n");
+    expect(fs.readlinkSync(path.join(out, `${"x/".repeat(40)}link`))).toBe(target);
+    expect(fs.readFileSync(path.join(out, "big.bin")).equals(big)).toBe(true);
+  });
+
+  it("compresses for real, and gunzip gives back the exact bytes", () => {
+    const tar = tarArchive(collectRelease({ root: path.join(__dirname, "..", ".."), server: "none", deploy }));
+    const tgz = gzipDeterministic(tar);
+    expect(zlib.gunzipSync(tgz).equals(tar)).toBe(true);
+    expect(tgz.length).toBeLessThan(tar.length / 3);
+    const random = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7919) % 251));
+    expect(zlib.gunzipSync(gzipDeterministic(random)).equals(random)).toBe(true);
+    expect(gzipDeterministic(Buffer.alloc(0)).length).toBe(20);
   });
 
   it("rejects unsafe and duplicate paths", () => {
-    expect(() => ustar([{ path: "../x", content: Buffer.from("") }])).toThrow("unsafe archive path");
-    expect(() => ustar([{ path: "/etc/x", content: Buffer.from("") }])).toThrow("unsafe archive path");
-    expect(() => ustar([{ path: "a", content: Buffer.from("") }, { path: "a", content: Buffer.from("") }])).toThrow("duplicate archive path: a");
+    expect(() => tarArchive([{ path: "../x", content: Buffer.from("") }])).toThrow("unsafe archive path");
+    expect(() => tarArchive([{ path: "/etc/x", content: Buffer.from("") }])).toThrow("unsafe archive path");
+    expect(() => tarArchive([{ path: "a", content: Buffer.from("") }, { path: "a", content: Buffer.from("") }])).toThrow("duplicate archive path: a");
   });
 
   it("computes the standard CRC-32", () => {

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { renderAuthorize, renderDeploy, renderInstallKey, renderSyncBootstrap, renderVerify, renderVerb } from "../../components/lib/remoteCommand";
+import { renderAuthorize, renderDeploy, renderInstallKey, renderSyncBootstrap, renderVerify, renderVerb, uploadName } from "../../components/lib/remoteCommand";
 import { shellQuote } from "../../components/lib/shell";
 
 const H = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -52,8 +52,9 @@ describe("rendered command lines (exact)", () => {
     expect(renderVerify(args)).not.toContain("--generation");
   });
 
-  it("sync: the receive verb; the tarball goes on stdin", () => {
-    expect(renderSyncBootstrap("deploy", H, 3)).toBe(`${D} receive '${H}' '3'`);
+  it("sync: the receive verb; the tarball is the upload in the SSH user's home", () => {
+    expect(renderSyncBootstrap(H, 3)).toBe(`${D} receive '${H}' '3'`);
+    expect(uploadName(H)).toBe(`.nhs-release-${H}.tar.gz`);
   });
 
   it("login test and rotation: the authorize verb with the key's base64 and deployFrom", () => {
@@ -63,7 +64,7 @@ describe("rendered command lines (exact)", () => {
   });
 
   it("refuses a hash that is not 64 hex digits", () => {
-    expect(() => renderSyncBootstrap("deploy", "abc; reboot", 3)).toThrow("release hash must be 64 lowercase hex digits");
+    expect(() => renderSyncBootstrap("abc; reboot", 3)).toThrow("release hash must be 64 lowercase hex digits");
   });
 });
 
@@ -72,7 +73,7 @@ describe("install-key snippet, run for real in a temporary HOME", () => {
   const line = (k: string, m = M) => `restrict,command="${D} --key ${m}" ssh-ed25519 ${k} ${m}`;
   function run(home: string, keys: string[], m = M): string {
     // An existing file stands for the dispatcher, so the snippet needs no sudo here.
-    const r = spawnSync("sh", ["-c", renderInstallKey("deploy", keys.map((k) => line(k, m)), m).replace(`[ -e ${D} ]`, "[ -e / ]")], {
+    const r = spawnSync("sh", ["-c", renderInstallKey("deploy", keys.map((k) => line(k, m)), m).replace(`[ ! -e ${D} ]`, "[ ! -e / ]")], {
       env: { HOME: home, PATH: process.env.PATH },
       encoding: "utf8",
     });

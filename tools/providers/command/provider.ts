@@ -7,13 +7,14 @@ import { parseUrn, revealProps, secret } from "../common/values";
 import { runLocal } from "./local";
 import { Connection, runRemote } from "./remote";
 import { cancelAll, RunResult } from "./run";
-import { checkCommand, diffInputs, INPUTS, LOCAL_COMMAND, PROVIDER_VERSION, REMOTE_COMMAND, REPLACE_ON_CHANGES, unsupportedTypeError } from "./schema";
+import { copyToRemote } from "./copy";
+import { checkCommand, COPY_TO_REMOTE, diffInputs, INPUTS, PROVIDER_VERSION, REMOTE_COMMAND, REPLACE_ON_CHANGES, SUPPORTED, unsupportedTypeError } from "./schema";
 
 type Props = Record<string, unknown>;
 
 function typeOf(urn: string): string {
     const { type } = parseUrn(urn);
-    if (type !== REMOTE_COMMAND && type !== LOCAL_COMMAND) throw unsupportedTypeError(type);
+    if (!(SUPPORTED as readonly string[]).includes(type)) throw unsupportedTypeError(type);
     return type;
 }
 
@@ -68,6 +69,22 @@ function outputs(rawInputs: Props, secretKeys: Set<string>, values: Props, resul
     return outs;
 }
 
+async function copy(urn: string, inputs: Props): Promise<void> {
+    const { values } = revealProps(inputs);
+    const source = values.source as { path: string };
+    await copyToRemote(toConnection(values.connection), source.path, String(values.remotePath), loggerFor(urn));
+}
+
+/** CopyToRemoteOutputs embeds the inputs and nothing else; connection stays a secret. */
+function copyOutputs(inputs: Props): Props {
+    const outs: Props = {};
+    for (const [k, v] of Object.entries(inputs)) {
+        if (v === undefined || v === null) continue;
+        outs[k] = k === "connection" ? secret(revealProps({ c: v }).values.c) : v;
+    }
+    return outs;
+}
+
 export function commandProvider(): Provider {
     return {
         version: PROVIDER_VERSION,
@@ -81,6 +98,11 @@ export function commandProvider(): Provider {
         },
         async create(urn, inputs) {
             const type = typeOf(urn);
+            if (type === COPY_TO_REMOTE) {
+                // copyController.go Create: copy, then resource.NewUniqueHex("", 8, 0) as the id.
+                await copy(urn, inputs as Props);
+                return { id: crypto.randomBytes(4).toString("hex"), outs: copyOutputs(inputs as Props) };
+            }
             const id = newId(urn);
             const { values, secretKeys } = revealProps(inputs as Props);
             let result = { stdout: "", stderr: "" };
@@ -90,6 +112,14 @@ export function commandProvider(): Provider {
         },
         async update(_id, urn, olds, news) {
             const type = typeOf(urn);
+            if (type === COPY_TO_REMOTE) {
+                // copyController.go Update: copy again only when the source hash or remotePath changed.
+                const o = revealProps(olds as Props).values;
+                const n = revealProps(news as Props).values;
+                const hash = (v: unknown) => (v as { hash?: string } | undefined)?.hash;
+                if (hash(o.source) !== hash(n.source) || o.remotePath !== n.remotePath) await copy(urn, news as Props);
+                return { outs: copyOutputs(news as Props) };
+            }
             const old = revealProps(olds as Props).values;
             const { values, secretKeys } = revealProps(news as Props);
             let result = { stdout: str(old.stdout) ?? "", stderr: str(old.stderr) ?? "" };
@@ -100,6 +130,8 @@ export function commandProvider(): Provider {
         },
         async delete(_id, urn, props) {
             const type = typeOf(urn);
+            // CopyToRemote has no Delete: the copied file stays on the host.
+            if (type === COPY_TO_REMOTE) return;
             const { values } = revealProps(props as Props);
             const del = str(values.delete);
             if (del === undefined) return;

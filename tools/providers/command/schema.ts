@@ -1,16 +1,17 @@
 // What command 1.2.1 accepts for the two resources this stand-in serves: input names, defaults
 // (infer's SetDefault annotations), the replace-on-change field, and the diff rule. Pure.
-import { containsUnknown, deepEqual, reveal, secret, UNKNOWN } from "../common/values";
+import { containsUnknown, deepEqual, reveal, secret, SIG_KEY, UNKNOWN } from "../common/values";
 
 export const REMOTE_COMMAND = "command:remote:Command";
 export const LOCAL_COMMAND = "command:local:Command";
-export const SUPPORTED = [REMOTE_COMMAND, LOCAL_COMMAND] as const;
+export const COPY_TO_REMOTE = "command:remote:CopyToRemote";
+export const SUPPORTED = [REMOTE_COMMAND, LOCAL_COMMAND, COPY_TO_REMOTE] as const;
 export const PROVIDER_VERSION = "1.2.1";
 
 export function unsupportedTypeError(token: string): Error {
     return new Error(
         `resource type ${JSON.stringify(token)} is not implemented by this stand-in for the command ` +
-        `provider ${PROVIDER_VERSION}; it implements only ${SUPPORTED.join(" and ")}`,
+        `provider ${PROVIDER_VERSION}; it implements only ${SUPPORTED.join(", ")}`,
     );
 }
 
@@ -19,6 +20,8 @@ const COMMON = ["triggers", "create", "update", "delete", "stdin", "logging", "e
 export const INPUTS: Record<string, string[]> = {
     [REMOTE_COMMAND]: [...COMMON, "connection"],
     [LOCAL_COMMAND]: [...COMMON, "interpreter", "dir", "assetPaths", "archivePaths"],
+    // remote.CopyToRemoteInputs (remote/copy.go).
+    [COPY_TO_REMOTE]: ["connection", "triggers", "source", "remotePath"],
 };
 /** Fields tagged provider:"replaceOnChanges" in command 1.2.1: only triggers. */
 export const REPLACE_ON_CHANGES = ["triggers"];
@@ -53,7 +56,7 @@ export function checkCommand(token: string, news: Record<string, unknown>): { in
     if (logging !== undefined && logging !== null && logging !== UNKNOWN && !(LOGGING as readonly unknown[]).includes(logging)) {
         failures.push({ property: "logging", reason: `logging must be one of ${LOGGING.join(", ")}, got ${JSON.stringify(logging)}` });
     }
-    if (token === REMOTE_COMMAND) {
+    if (token === REMOTE_COMMAND || token === COPY_TO_REMOTE) {
         const raw = inputs.connection;
         if (raw === undefined || raw === null) {
             failures.push({ property: "connection", reason: "missing required property 'connection'" });
@@ -74,7 +77,39 @@ export function checkCommand(token: string, news: Record<string, unknown>): { in
             inputs.connection = secret(conn);
         }
     }
+    if (token === COPY_TO_REMOTE) {
+        delete inputs.addPreviousOutputInEnv;
+        failures.push(...checkCopySource(reveal(inputs.source).value));
+        const remotePath = reveal(inputs.remotePath).value;
+        if (remotePath === undefined || remotePath === null) failures.push({ property: "remotePath", reason: "missing required property 'remotePath'" });
+    }
     return { inputs, failures };
+}
+
+/** The asset and archive signatures of sdk/go/common/resource/sig. */
+export const ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17";
+export const ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7";
+
+/** CopyToRemote's Check (remote/copyController.go): one path-based asset or archive. */
+function checkCopySource(source: unknown): Failure[] {
+    if (source === UNKNOWN || containsUnknown(source)) return [];
+    const s = (source ?? {}) as Record<string, unknown>;
+    const kind = s[SIG_KEY];
+    if (kind !== ASSET_SIG && kind !== ARCHIVE_SIG) return [{ property: "asset", reason: "either asset or archive must be set" }];
+    if (kind === ARCHIVE_SIG) {
+        return [{ property: "archive", reason: "archive sources are not implemented by this stand-in for the command provider (only a path-based FileAsset)" }];
+    }
+    if (typeof s.path !== "string" || s.path === "") return [{ property: "asset", reason: "asset must be a path-based file asset" }];
+    return [];
+}
+
+/** An asset's identity for diffs: its hash (sdk/go/common/resource/asset Equals compares hashes only). */
+function assetIdentity(v: unknown): unknown {
+    if (typeof v === "object" && v !== null && (v as Record<string, unknown>)[SIG_KEY] === ASSET_SIG) {
+        const a = v as Record<string, unknown>;
+        if (typeof a.hash === "string" && a.hash !== "") return { asset: a.hash };
+    }
+    return v;
 }
 
 export interface DiffOutcome { changes: boolean; replaces: string[] }
@@ -88,8 +123,8 @@ export function diffInputs(inputNames: string[], replaceOnChanges: string[], old
     const replaces: string[] = [];
     let changes = false;
     for (const k of inputNames) {
-        const o = reveal(olds[k]).value;
-        const n = reveal(news[k]).value;
+        const o = assetIdentity(reveal(olds[k]).value);
+        const n = assetIdentity(reveal(news[k]).value);
         const changed = containsUnknown(n) || !deepEqual(o ?? undefined, n ?? undefined);
         if (!changed) continue;
         changes = true;
