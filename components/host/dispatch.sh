@@ -18,14 +18,15 @@
 # Verbs: receive HASH KEEP (base64 tarball on stdin) · deploy HASH ARGS · verify HASH
 # ARGS · rollback [--to N] · status · generations [--keep N] · probe · secrets (the
 # current release's .nhs/secrets.sh, stdin passed on) · authorize ED25519-BASE64
-# [CIDRS] (replaces this key's own authorized_keys line; runs as the SSH user).
+# [CIDRS] (replaces this key's own authorized_keys line; runs as the SSH user) ·
+# switch-upstream COLOUR ADDR:PORT PATH (the blue-green proxy's traffic switch).
 set -eu
 BASE=/var/lib/nixos-home-server
 SELF=$BASE/dispatch
 # NixOS first; nothing here relies on what a login shell or sudo passes on.
 PATH=/run/wrappers/bin:/run/current-system/sw/bin:/usr/bin:/bin
 export PATH
-VERBS="receive deploy verify rollback status generations probe secrets authorize"
+VERBS="receive deploy verify rollback status generations probe secrets authorize switch-upstream"
 
 key=""
 root=0
@@ -128,6 +129,13 @@ check() {
       case "$1" in *[!A-Za-z0-9+/=]*) refuse "authorize: the key is not base64" ;; esac
       [ "$#" = 1 ] || cidrs "$2"
       ;;
+    switch-upstream)
+      [ "$#" = 3 ] || refuse "switch-upstream takes COLOUR ADDR:PORT PATH"
+      case "$1" in blue | green) ;; *) refuse "switch-upstream: colour must be blue or green, got '$1'" ;; esac
+      case "$2" in '' | *[!A-Za-z0-9.:[\]-]* | *[!0-9]) refuse "switch-upstream: upstream must be HOST:PORT, got '$2'" ;; esac
+      case "$3" in /*) ;; *) refuse "switch-upstream: path must start with /, got '$3'" ;; esac
+      case "$3" in *[!A-Za-z0-9._~/-]*) refuse "switch-upstream: path has characters outside [A-Za-z0-9._~/-]: '$3'" ;; esac
+      ;;
     *) refuse "this key runs only nixos-home-server's verbs ($VERBS), not '$verb'" ;;
   esac
 }
@@ -199,7 +207,7 @@ run() {
       [ -f "$r/.nhs/$verb.sh" ] || refuse "release $r has no .nhs/$verb.sh"
       exec sh "$r/.nhs/$verb.sh" "$@"
       ;;
-    rollback | status | generations | secrets)
+    rollback | status | generations | secrets | switch-upstream)
       [ -f "$BASE/current/.nhs/$verb.sh" ] || refuse "no release is current on this host yet"
       exec sh "$BASE/current/.nhs/$verb.sh" "$@"
       ;;
