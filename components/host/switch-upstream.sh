@@ -83,33 +83,43 @@ answer() {
     END { if (ok) print c }'
 }
 
+# serving COLOUR: wait until the proxy answers PATH from COLOUR. A reload is graceful:
+# old workers finish their connections while new ones take new connections, so the
+# new colour may take a moment to be the only answer.
+serving() {
+  n=0
+  while :; do
+    seen=$(answer)
+    [ "$seen" = "$1" ] && return 0
+    n=$((n + 1))
+    [ "$n" -lt 20 ] || return 1
+    sleep 0.5
+  done
+}
+
 # restore REASON: the previous upstream back, reloaded; then fail.
 restore() {
   log "switch to $colour failed: $1; restoring $previous"
   if [ -f "$saved" ]; then
     cp -p "$saved" "$CONF"
-    if ! systemctl reload nginx.service >&2; then
-      done_ 4 "status=rollback-failed colour=$colour upstream=$upstream previous=$previous report=switch to $colour ($upstream) failed: $1; restoring $previous failed too (systemctl reload nginx.service); the proxy needs a human"
+    if ! systemctl reload nginx.service >&2 || { [ "$previous" != none ] && ! serving "$previous"; }; then
+      done_ 4 "status=rollback-failed colour=$colour upstream=$upstream previous=$previous report=switch to $colour ($upstream) failed: $1; restoring $previous failed too; the proxy needs a human"
     fi
   fi
   done_ 1 "status=failed colour=$previous upstream=$upstream previous=$previous report=switch to $colour ($upstream) failed: $1; traffic stays on $previous"
 }
+
+# Before nginx sees it: the colour must answer PATH from here, or nothing changes.
+code=$(curl -g -s -o /dev/null -w '%{http_code}' --max-time 5 "http://$upstream$path" 2>/dev/null || true)
+if [ "$code" != 200 ]; then
+  done_ 1 "status=failed colour=$previous upstream=$upstream previous=$previous report=$colour ($upstream) answers $path with ${code:-nothing} (not 200) from the proxy host; the proxy was not changed, traffic stays on $previous"
+fi
 
 step "pointing the proxy at $colour ($upstream)"
 write_conf "$colour" "$upstream"
 if ! systemctl reload nginx.service >&2; then
   restore "nginx refused the new upstream (systemctl reload nginx.service: nginx -t failed or nginx is not running)"
 fi
-# A reload is graceful: old workers finish their connections while new ones take
-# new connections, so the new colour may take a moment to be the only answer.
-n=0
-seen=""
-while :; do
-  seen=$(answer)
-  [ "$seen" = "$colour" ] && break
-  n=$((n + 1))
-  [ "$n" -lt 20 ] || restore "http://127.0.0.1:$port$path through the proxy answered ${seen:-no 200} instead of $colour"
-  sleep 0.5
-done
+serving "$colour" || restore "http://127.0.0.1:$port$path through the proxy answered ${seen:-no 200} instead of $colour"
 rm -f "$saved"
 done_ 0 "status=ok colour=$colour upstream=$upstream previous=$previous report=the proxy sends $path to $colour ($upstream); $previous stays as it is"
