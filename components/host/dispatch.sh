@@ -230,7 +230,7 @@ if [ -n "$key" ]; then
   [ -n "$req" ] || refuse "no interactive shell for the deploy key; it runs only: $VERBS"
   one_line "$req"
   word="([A-Za-z0-9_./:=@+,-]+|'[^']*'(\\\\''[^']*')*)"
-  if ! printf '%s\n' "$req" | LC_ALL=C grep -Eqx "[a-z]+( +$word)*|$SELF +[a-z]+( +$word)*"; then
+  if ! printf '%s\n' "$req" | LC_ALL=C grep -Eqx "[a-z][a-z-]*( +$word)*|$SELF +[a-z][a-z-]*( +$word)*"; then
     refuse "only '[$SELF] VERB 'ARG'...' requests are accepted, got: $(printf '%s' "$req" | cut -c1-80)"
   fi
   eval "set -- $req"
