@@ -164,7 +164,10 @@ describe("blue-green behind a real nginx", () => {
     // The one command that ran (provider resources run nothing on a host), and the SSH sessions
     // each host's sshd started: one on the proxy, none on the colours.
     console.log(`switch back steps: ${steps.join(", ")}`);
-    expect(steps.filter((s) => !s.includes(" pulumi:providers:"))).toEqual(["update nixos-home-server:index:TrafficSwitch$command:remote:Command::blue-green-switch-command"]);
+    // (A new target replaces the switch command: its create runs; it has no delete command.)
+    expect(steps.filter((s) => !s.includes(" pulumi:providers:"))).toEqual(
+      ["create-replacement", "delete-replaced", "replace"].map((op) => `${op} nixos-home-server:index:TrafficSwitch$command:remote:Command::blue-green-switch-command`),
+    );
     const after = await Promise.all(hosts.map((h) => h.commandCount()));
     expect(after.map((n, i) => n - sessions[i])).toEqual([1, 0, 0]);
     expect(await Promise.all(hosts.map((h) => h.generation()))).toEqual(generations);
