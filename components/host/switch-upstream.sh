@@ -48,7 +48,7 @@ done_() {
 # One switch at a time on this proxy.
 mkdir "$PROXY_DIR/.lock" 2>/dev/null || precondition "$PROXY_DIR/.lock is held: another switch is running"
 tmp=""
-trap 'rm -f "$tmp"; rmdir "$PROXY_DIR/.lock"' EXIT
+trap 'rmdir "$PROXY_DIR/.lock"' EXIT
 
 previous=none
 if [ -f "$CONF" ]; then
@@ -61,6 +61,7 @@ saved=$PROXY_DIR/upstream.conf.previous
 # write_conf COLOUR ADDR:PORT: temp file + rename, so nginx never reads half a file.
 write_conf() {
   tmp=$(mktemp "$PROXY_DIR/.upstream.XXXXXX")
+  trap 'rm -rf "$tmp"; rmdir "$PROXY_DIR/.lock"' EXIT
   {
     printf '# written by nixos-home-server switch-upstream; included by proxy.nix\n'
     printf '# nhs-colour=%s\n' "$1"
