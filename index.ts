@@ -209,7 +209,7 @@ const switched = run.then(async () => {
   await new Promise<void>((resolve) => sw.command.urn.apply(() => resolve()));
   const ok = await (sw.result as unknown as { isKnown: Promise<boolean> }).isKnown;
   if (!pulumi.runtime.isDryRun()) {
-    pulumi.log.info(ok ? `blue-green: ${b.proxy} sends traffic to ${bg.plan.target} (${target.name}); ${bg.plan.untouched.length ? `${bg.plan.untouched.join(", ")} left as it was` : "both colours deployed"}` : `blue-green: traffic NOT switched to ${bg.plan.target} (${target.name}); it stays where it was (errors above)`);
+    pulumi.log.info(ok ? `blue-green: ${b.proxy} sends traffic to ${bg.plan.target} (${target.name}); ${bg.plan.untouched.length ? `not redeployed: ${bg.plan.untouched.join(", ")}` : "both colours deployed"}` : `blue-green: traffic NOT switched to ${bg.plan.target} (${target.name}); it stays where it was (errors above)`);
   }
   return { ok, bg, b };
 });
