@@ -10,7 +10,7 @@ import { NixosServer } from "./components/nixosServer";
 import { redactRpcPayloadsInDebugLog } from "./components/debugLog";
 import { ServerOutcome, inLanes, outcomeSummary } from "./components/lib/fleet";
 import { Source, VerifiedRelease, promotionProblems, refusalMessage, sourceOf } from "./components/lib/promotion";
-import { BlueGreenPlan, BlueGreenState, pairRelease, planBlueGreen, upstreamAddress } from "./components/lib/blueGreen";
+import { BlueGreenPlan, BlueGreenState, SwitchResult, pairRelease, planBlueGreen, upstreamAddress } from "./components/lib/blueGreen";
 import { collectRelease, packRelease } from "./components/lib/release";
 import { TrafficSwitch } from "./components/trafficSwitch";
 
@@ -207,16 +207,20 @@ const switched = run.then(async () => {
     healthPath: b.healthPath,
   }, { dependsOn: [deployed.get(proxy.name)!.verify, deployed.get(target.name)!.verify] });
   await new Promise<void>((resolve) => sw.command.urn.apply(() => resolve()));
-  const ok = await (sw.result as unknown as { isKnown: Promise<boolean> }).isKnown;
+  const known = await (sw.result as unknown as { isKnown: Promise<boolean> }).isKnown;
+  // What the proxy reported: this run's switch, or its last one when a selection (--only) left it out.
+  const serving = known ? (await new Promise<SwitchResult>((resolve) => sw.result.apply(resolve))).colour : undefined;
+  const ok = serving === bg.plan.target;
   if (!pulumi.runtime.isDryRun()) {
-    pulumi.log.info(ok ? `blue-green: ${b.proxy} sends traffic to ${bg.plan.target} (${target.name}); ${bg.plan.untouched.length ? `not redeployed: ${bg.plan.untouched.join(", ")}` : "both colours deployed"}` : `blue-green: traffic NOT switched to ${bg.plan.target} (${target.name}); it stays where it was (errors above)`);
+    pulumi.log.info(ok ? `blue-green: ${b.proxy} sends traffic to ${bg.plan.target} (${target.name}); ${bg.plan.untouched.length ? `not redeployed: ${bg.plan.untouched.join(", ")}` : "both colours deployed"}` : `blue-green: traffic NOT switched to ${bg.plan.target} (${target.name}); it stays where it was${serving ? ` (${serving})` : ""}: a failed Verify or switch (errors above), or a selection without the switch`);
   }
-  return { ok, bg, b };
+  return { ok, serving, bg, b };
 });
 
 /**
  * Blue-green: the colour the proxy serves and the release it was deployed with. The next run reads
- * it back; a run whose switch did not happen keeps the last value.
+ * it back; a run that did not move traffic to `live` (a failed Verify or switch, a selection that
+ * left the switch out) keeps the last value.
  */
 export const blueGreen = pulumi.output(
   switched.then((s) => {
