@@ -32,8 +32,8 @@ uport=${upstream##*:}
 need_int port "$uport"
 case "$path" in /*) ;; *) usage_error "path must start with /, got '$path'" ;; esac
 case "$path" in *[!A-Za-z0-9._~/-]*) usage_error "path has characters outside [A-Za-z0-9._~/-]: '$path'" ;; esac
-[ -d "$PROXY_DIR" ] || precondition "$PROXY_DIR does not exist; is homeServer.proxy.enable set on this host?"
-[ -f "$PORT_FILE" ] || precondition "$PORT_FILE does not exist; is homeServer.proxy.enable set on this host?"
+[ -d "$PROXY_DIR" ] || precondition "$PROXY_DIR does not exist; is homeServer.services.proxy.enable set on this host?"
+[ -f "$PORT_FILE" ] || precondition "$PORT_FILE does not exist; is homeServer.services.proxy.enable set on this host?"
 port=$(cat "$PORT_FILE")
 need_int "proxy port ($PORT_FILE)" "$port"
 
@@ -46,7 +46,7 @@ done_() {
 }
 
 # One switch at a time on this proxy.
-mkdir "$PROXY_DIR/.lock" 2>/dev/null || precondition "$PROXY_DIR/.lock is held: another switch is running"
+mkdir "$PROXY_DIR/.lock" 2>/dev/null || precondition "$PROXY_DIR/.lock is held: another switch is running (if none is, a killed one left it: remove the directory)"
 tmp=""
 trap 'rmdir "$PROXY_DIR/.lock"' EXIT
 
