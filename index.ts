@@ -10,6 +10,9 @@ import { NixosServer } from "./components/nixosServer";
 import { redactRpcPayloadsInDebugLog } from "./components/debugLog";
 import { ServerOutcome, inLanes, outcomeSummary } from "./components/lib/fleet";
 import { Source, VerifiedRelease, promotionProblems, refusalMessage, sourceOf } from "./components/lib/promotion";
+import { BlueGreenPlan, BlueGreenState, SwitchResult, pairRelease, planBlueGreen, upstreamAddress } from "./components/lib/blueGreen";
+import { collectRelease, packRelease } from "./components/lib/release";
+import { TrafficSwitch } from "./components/trafficSwitch";
 
 redactRpcPayloadsInDebugLog();
 
@@ -38,7 +41,12 @@ function loadConfig(): StackConfig {
   const hosts = hostDirectories();
   try {
     return parseStackConfig(
-      { servers: config.getObject<unknown>("servers"), fleet: config.getObject<unknown>("fleet"), promotion: config.getObject<unknown>("promotion") },
+      {
+        servers: config.getObject<unknown>("servers"),
+        fleet: config.getObject<unknown>("fleet"),
+        promotion: config.getObject<unknown>("promotion"),
+        blueGreen: config.getObject<unknown>("blueGreen"),
+      },
       {
         hostDirectories: hosts,
         configKeys: new Set(Object.keys(pulumi.runtime.allConfig())),
@@ -129,16 +137,47 @@ async function promotionGate(source: Source): Promise<{ from: string; problems: 
   return { from: p.from, problems, override: p.override ?? null };
 }
 
+/** A server's release tree without its deploy key: what a blue-green colour would get from this checkout. */
+function treeHash(s: ServerConfig): string {
+  return packRelease(collectRelease({ root, server: s.name, deploy: { user: s.user, authorizedKey: "" } })).hash;
+}
+
+/**
+ * With `blueGreen`: which colour this run deploys and which it leaves alone, from the last run's
+ * `blueGreen` output (read through a StackReference to this same stack). Rejects, before any server
+ * is registered, a changed release aimed at the colour that serves.
+ */
+async function blueGreenGate(): Promise<{ plan: BlueGreenPlan; release: string; previous?: BlueGreenState } | null> {
+  const b = stack.blueGreen;
+  if (!b) return null;
+  const byName = new Map(stack.servers.map((s) => [s.name, s]));
+  const release = pairRelease(treeHash(byName.get(b.blue)!), treeHash(byName.get(b.green)!));
+  const self = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
+  const last = (await new pulumi.StackReference("blue-green-last-run", { name: self }).getOutputDetails("blueGreen")).value as
+    | (Partial<BlueGreenState> & Record<string, unknown>)
+    | undefined;
+  const previous = last?.serving && last.release ? { serving: last.serving, release: last.release } : undefined;
+  try {
+    return { plan: planBlueGreen(b, release, previous), release, previous };
+  } catch (err) {
+    throw new pulumi.RunError((err as Error).message);
+  }
+}
+
 const stack = loadConfig();
 for (const w of stack.warnings) pulumi.log.warn(w);
 // Every server's credentials, resolved (and warned about) once, before any server starts.
 const credentialsOf = new Map(stack.servers.map((s) => [s.name, credentials(s)]));
 const source = sourceOf(git(["rev-parse", "HEAD"]), git(["status", "--porcelain"]));
 const gate = promotionGate(source);
+const blueGreenRun = gate.then(blueGreenGate);
+const colourOf = (name: string) => (stack.blueGreen?.blue === name ? "blue" : stack.blueGreen?.green === name ? "green" : undefined);
 const deployed = new Map<string, NixosServer>();
 // No server depends on another: a lane takes the next server once its previous one settled.
-const run = gate.then(() => inLanes(stack.servers, stack.fleet.parallelism, (server) => {
-  const s = new NixosServer(server.name, { server, fleet: stack.fleet, credentials: credentialsOf.get(server.name)!, root, secretValue: requiredSecret });
+const run = blueGreenRun.then((bg) => inLanes(stack.servers, stack.fleet.parallelism, (server) => {
+  const colour = colourOf(server.name);
+  const untouched = colour !== undefined && bg !== null && bg.plan.untouched.includes(colour);
+  const s = new NixosServer(server.name, { server, fleet: stack.fleet, credentials: credentialsOf.get(server.name)!, root, secretValue: requiredSecret, untouched });
   deployed.set(server.name, s);
   return settled(s, server.name);
 })).then((results) => {
@@ -149,6 +188,47 @@ const run = gate.then(() => inLanes(stack.servers, stack.fleet.parallelism, (ser
   if (thrown) throw thrown.reason;
   return outcomes;
 });
+
+/**
+ * Blue-green: after every server settled, the switch points the proxy at `live`. It depends on the
+ * proxy's and that colour's Verify, so a colour that failed Verify never gets traffic.
+ */
+const switched = run.then(async () => {
+  const bg = await blueGreenRun;
+  const b = stack.blueGreen;
+  if (!bg || !b) return null;
+  const proxy = stack.servers.find((s) => s.name === b.proxy)!;
+  const target = stack.servers.find((s) => s.name === b[bg.plan.target])!;
+  const sw = new TrafficSwitch("blue-green-switch", {
+    connection: deployed.get(proxy.name)!.deployConnection,
+    proxyHost: proxy.host,
+    colour: bg.plan.target,
+    upstream: upstreamAddress(target.host, b.port),
+    healthPath: b.healthPath,
+  }, { dependsOn: [deployed.get(proxy.name)!.verify, deployed.get(target.name)!.verify] });
+  await new Promise<void>((resolve) => sw.command.urn.apply(() => resolve()));
+  const known = await (sw.result as unknown as { isKnown: Promise<boolean> }).isKnown;
+  // What the proxy reported: this run's switch, or its last one when a selection (--only) left it out.
+  const serving = known ? (await new Promise<SwitchResult>((resolve) => sw.result.apply(resolve))).colour : undefined;
+  const ok = serving === bg.plan.target;
+  if (!pulumi.runtime.isDryRun()) {
+    pulumi.log.info(ok ? `blue-green: ${b.proxy} sends traffic to ${bg.plan.target} (${target.name}); ${bg.plan.untouched.length ? `not redeployed: ${bg.plan.untouched.join(", ")}` : "both colours deployed"}` : `blue-green: traffic NOT switched to ${bg.plan.target} (${target.name}); it stays where it was${serving ? ` (${serving})` : ""}: a failed Verify or switch (errors above), or a selection without the switch`);
+  }
+  return { ok, serving, bg, b };
+});
+
+/**
+ * Blue-green: the colour the proxy serves and the release it was deployed with. The next run reads
+ * it back; a run that did not move traffic to `live` (a failed Verify or switch, a selection that
+ * left the switch out) keeps the last value.
+ */
+export const blueGreen = pulumi.output(
+  switched.then((s) => {
+    if (!s) return undefined;
+    const current = s.ok ? { serving: s.bg.plan.target, release: s.bg.release } : s.bg.previous;
+    return current ? { ...current, proxy: s.b.proxy, blue: s.b.blue, green: s.b.green } : undefined;
+  }),
+);
 
 /** The source this run deployed, and whether every server passed Verify: what `promotion.from` reads. */
 export const release = pulumi.output(run.then((outcomes) => ({ ...source, verified: outcomes.every((o) => o.verified) })));

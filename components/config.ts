@@ -226,6 +226,32 @@ const promotionSchema = z.strictObject({
   override: z.string().min(1).max(500).refine((r) => !/[\r\n]/.test(r), { error: "must be one line" }).optional(),
 });
 
+/**
+ * Blue-green: two servers of the stack (the colours) behind a third (the proxy, with
+ * nixos/services/proxy.nix). `live` is the colour that serves after this run (see README).
+ */
+const COLOURS = ["blue", "green"] as const;
+const blueGreenSchema = z
+  .strictObject({
+    proxy: z.string().regex(SAFE_NAME, { error: "must be the name of a server of this stack" }),
+    blue: z.string().regex(SAFE_NAME, { error: "must be the name of a server of this stack" }),
+    green: z.string().regex(SAFE_NAME, { error: "must be the name of a server of this stack" }),
+    live: z.enum(COLOURS, { error: "must be \"blue\" or \"green\"" }),
+    /** The port the colours serve HTTP on (the proxy's upstream). */
+    port: z.number().int().min(1).max(65535).default(80),
+    /** Path the switch requests through the proxy to check the new colour answers. */
+    healthPath: z.string().regex(/^\/[A-Za-z0-9._~\/-]*$/, { error: "must be a path such as \"/\" or \"/healthz\" (letters, digits, '.', '_', '~', '/', '-')" }).default("/"),
+  })
+  .superRefine((b, ctx) => {
+    const roles = ["proxy", "blue", "green"] as const;
+    roles.forEach((r, i) => {
+      const other = roles.slice(0, i).find((o) => b[o] === b[r]);
+      if (other) ctx.addIssue({ code: "custom", path: [r], message: `"${b[r]}" is already the ${other}; proxy, blue and green must be three different servers` });
+    });
+  });
+
+export type Colour = (typeof COLOURS)[number];
+export type BlueGreenConfig = z.output<typeof blueGreenSchema>;
 export type HealthConfig = z.output<typeof healthSchema>;
 export type PromotionConfig = z.output<typeof promotionSchema>;
 export type ServerConfig = z.output<typeof serverSchema>;
@@ -267,6 +293,7 @@ export interface StackConfig {
   /** Problems that do not stop the run (reported with pulumi.log.warn). */
   warnings: string[];
   promotion?: PromotionConfig;
+  blueGreen?: BlueGreenConfig;
 }
 
 export interface ValidationContext {
@@ -308,7 +335,7 @@ export function fullConfigKey(secretKey: string): string {
  * Validates `servers` and `fleet` as read from stack config. Throws one ConfigError listing every
  * problem as `servers[1] "nixos-prod": host: ...`, so the user fixes them all in one go.
  */
-export function parseStackConfig(raw: { servers: unknown; fleet: unknown; promotion?: unknown }, context: ValidationContext): StackConfig {
+export function parseStackConfig(raw: { servers: unknown; fleet: unknown; promotion?: unknown; blueGreen?: unknown }, context: ValidationContext): StackConfig {
   const problems: string[] = [];
   const warnings: string[] = [];
   let servers: ServerConfig[] = [];
@@ -322,6 +349,13 @@ export function parseStackConfig(raw: { servers: unknown; fleet: unknown; promot
     const r = promotionSchema.safeParse(raw.promotion);
     if (r.success) promotion = r.data;
     else for (const i of r.error.issues) problems.push(`promotion: ${i.path.length ? `${pathText(i.path)}: ` : ""}${issueText(i)}`);
+  }
+
+  let blueGreen: BlueGreenConfig | undefined;
+  if (raw.blueGreen !== undefined) {
+    const r = blueGreenSchema.safeParse(raw.blueGreen);
+    if (r.success) blueGreen = r.data;
+    else for (const i of r.error.issues) problems.push(`blueGreen: ${i.path.length ? `${pathText(i.path)}: ` : ""}${issueText(i)}`);
   }
 
   if (!Array.isArray(raw.servers) || raw.servers.length === 0) {
@@ -385,10 +419,16 @@ export function parseStackConfig(raw: { servers: unknown; fleet: unknown; promot
       }
     });
   }
+  if (blueGreen && Array.isArray(raw.servers)) {
+    const names = new Set((raw.servers as unknown[]).map((e) => (e as { name?: unknown } | null)?.name).filter((n): n is string => typeof n === "string"));
+    for (const role of ["proxy", "blue", "green"] as const) {
+      if (!names.has(blueGreen[role])) problems.push(`blueGreen: ${role}: "${blueGreen[role]}" is not a server of this stack (servers: ${[...names].join(", ") || "none"})`);
+    }
+  }
   if (problems.length > 0 || !fleet) throw new ConfigError(problems);
   // Narrow the placeholder type of bootstrap.password to the reference it was checked to be.
   servers = servers.map((s) => ({ ...s, bootstrap: { ...s.bootstrap } }));
-  return { servers, fleet, warnings, promotion };
+  return { servers, fleet, warnings, promotion, blueGreen };
 }
 
 /** The password reference of a validated bootstrap, if any. */

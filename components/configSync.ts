@@ -56,6 +56,14 @@ function toArray(d: pulumi.CustomResourceOptions["dependsOn"]): pulumi.Input<pul
   return Array.isArray(d) ? d : [d as pulumi.Input<pulumi.Resource>];
 }
 
+/** The release the host last reported (an untouched blue-green colour: whatever it runs). */
+export function reportedRelease(cmd: remote.Command, host: string): pulumi.Output<{ release: string; hash: string }> {
+  return createdOnly(cmd.stdout).apply((stdout) => {
+    const f = parseResultLine(stdout, { step: "sync", host, required: ["status", "release", "hash"] });
+    return { release: f.release, hash: f.hash };
+  });
+}
+
 /** The release directory the host reports, checked against the hash we sent. */
 export function syncedRelease(cmd: remote.Command, host: string, hash: pulumi.Input<string>): pulumi.Output<string> {
   return pulumi.all([createdOnly(cmd.stdout), hash]).apply(([stdout, h]) => {

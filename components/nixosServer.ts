@@ -5,7 +5,7 @@ import { FleetConfig, ServerConfig } from "./config";
 import { BootstrapCredentials, Endpoint, bootstrapConnection, deployConnection } from "./connection";
 import { DeployKey } from "./deployKey";
 import { KeyAuthorization } from "./keyAuthorization";
-import { createConfigSync, syncedRelease } from "./configSync";
+import { createConfigSync, reportedRelease, syncedRelease } from "./configSync";
 import { createRebuild, deployResult } from "./rebuild";
 import { createVerify, verifyResult } from "./verify";
 import { HostProbe } from "./hostProbe";
@@ -27,7 +27,18 @@ export interface NixosServerArgs {
   root: string;
   /** Resolves a secret config key (a server's secrets, notification credentials) to its secret value. */
   secretValue: (key: string) => pulumi.Output<string>;
+  /**
+   * A blue-green colour this run leaves alone: its sync, rebuild and verify keep the inputs they
+   * last ran with (ignoreChanges), so no new release reaches it; it stays what it was, the rollback.
+   */
+  untouched?: boolean;
 }
+
+/**
+ * The inputs an untouched server's commands keep from the last run: nothing of them runs again.
+ * `source` and `remotePath` are the release upload's (CopyToRemote); the commands have neither.
+ */
+const UNTOUCHED: pulumi.CustomResourceOptions = { ignoreChanges: ["create", "stdin", "triggers", "source", "remotePath"] };
 
 export class NixosServer extends pulumi.ComponentResource {
   readonly deployKey: DeployKey;
@@ -53,6 +64,8 @@ export class NixosServer extends pulumi.ComponentResource {
   /** Verify's report, e.g. "all 5 checks pass on generation 43". */
   readonly verification: pulumi.Output<string>;
   readonly publicKey: pulumi.Output<string>;
+  /** The deploy key's connection to this server (the blue-green switch runs on the proxy with it). */
+  readonly deployConnection: ReturnType<typeof deployConnection>;
 
   constructor(name: string, args: NixosServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("nixos-home-server:index:NixosServer", name, {}, opts);
@@ -72,6 +85,8 @@ export class NixosServer extends pulumi.ComponentResource {
     const from = args.fleet.deployFrom;
     this.deployKey = new DeployKey(`${name}-deploy-key`, { comment: marker, rotation: s.deployKeyRotation, from }, { parent: this });
     const deployConn = deployConnection(endpoint, this.deployKey.connectionKey);
+    this.deployConnection = deployConn;
+    const keep = args.untouched ? UNTOUCHED : {};
 
     this.keyAuthorization = new KeyAuthorization(
       `${name}-key-authorization`,
@@ -107,12 +122,14 @@ export class NixosServer extends pulumi.ComponentResource {
         tarballPath: releaseFile.apply((r) => r.path),
         keepReleases: args.fleet.keepReleases,
       },
-      { parent: this, dependsOn: [this.keyAuthorization.loginTest] },
+      { parent: this, dependsOn: [this.keyAuthorization.loginTest], ...keep },
     );
     this.upload = sync.upload;
     this.configSync = sync.receive;
     // Parsed so a host that stored the release under another hash fails here, before the rebuild.
-    const releaseDir = syncedRelease(this.configSync, s.host, hash);
+    // An untouched colour keeps the release it has, which is what it reports.
+    const reported = args.untouched ? reportedRelease(this.configSync, s.host) : undefined;
+    const releaseDir = reported ? reported.apply((r) => r.release) : syncedRelease(this.configSync, s.host, hash);
 
     // Every server has one, even with nothing to upload, so removing the last secret removes it on the host.
     this.secrets = createSecrets(
@@ -147,7 +164,7 @@ export class NixosServer extends pulumi.ComponentResource {
         })),
         redeployToken: this.probe.id,
       },
-      { parent: this, dependsOn: [this.probe, this.secrets] },
+      { parent: this, dependsOn: [this.probe, this.secrets], ...keep },
     );
     const deployed = deployResult(this.rebuild, s.host);
 
@@ -172,13 +189,13 @@ export class NixosServer extends pulumi.ComponentResource {
           generation,
         })),
       },
-      { parent: this, dependsOn: [this.rebuild] },
+      { parent: this, dependsOn: [this.rebuild], ...keep },
     );
     const verified = verifyResult(this.verify, s.host);
 
     this.generation = deployed.generation;
     this.storePath = deployed.storePath;
-    this.configHash = pulumi.all([hash, releaseDir]).apply(([h]) => h);
+    this.configHash = reported ? reported.apply((r) => r.hash) : pulumi.all([hash, releaseDir]).apply(([h]) => h);
     this.deployedAt = deployed.apply((d) => d.deployedAt ?? null);
     this.verification = verified.report;
     this.publicKey = this.deployKey.publicKey;

@@ -19,7 +19,8 @@
 # home as .nhs-release-HASH.tar.gz) · deploy HASH ARGS · verify HASH
 # ARGS · rollback [--to N] · status · generations [--keep N] · probe · secrets (the
 # current release's .nhs/secrets.sh, stdin passed on) · authorize ED25519-BASE64
-# [CIDRS] (replaces this key's own authorized_keys line; runs as the SSH user).
+# [CIDRS] (replaces this key's own authorized_keys line; runs as the SSH user) ·
+# switch-upstream COLOUR ADDR:PORT PATH (the blue-green proxy's traffic switch).
 #
 # The sftp subsystem: for a subsystem request sshd runs the forced command with
 # SSH_ORIGINAL_COMMAND set to the configured subsystem command (NixOS:
@@ -36,7 +37,7 @@ SELF=$BASE/dispatch
 # NixOS first; nothing here relies on what a login shell or sudo passes on.
 PATH=/run/wrappers/bin:/run/current-system/sw/bin:/usr/bin:/bin
 export PATH
-VERBS="receive deploy verify rollback status generations probe secrets authorize"
+VERBS="receive deploy verify rollback status generations probe secrets authorize switch-upstream"
 # Exactly what pulumi-command's CopyToRemote of one file sends (remote/copyController.go with
 # pkg/sftp v1.13: INIT, then Stat, Create = open, writes, Close; no realpath, lstat, fstat, setstat
 # or mkdir; tools/providers/README.md). Nothing that reads, lists, makes, moves or removes a name.
@@ -143,6 +144,13 @@ check() {
       case "$1" in AAAAC3NzaC1lZDI1NTE5AAAAI*) ;; *) refuse "authorize takes the base64 of an ssh-ed25519 public key" ;; esac
       case "$1" in *[!A-Za-z0-9+/=]*) refuse "authorize: the key is not base64" ;; esac
       [ "$#" = 1 ] || cidrs "$2"
+      ;;
+    switch-upstream)
+      [ "$#" = 3 ] || refuse "switch-upstream takes COLOUR ADDR:PORT PATH"
+      case "$1" in blue | green) ;; *) refuse "switch-upstream: colour must be blue or green, got '$1'" ;; esac
+      case "$2" in '' | *[!A-Za-z0-9.:[\]-]* | *[!0-9]) refuse "switch-upstream: upstream must be HOST:PORT, got '$2'" ;; esac
+      case "$3" in /*) ;; *) refuse "switch-upstream: path must start with /, got '$3'" ;; esac
+      case "$3" in *[!A-Za-z0-9._~/-]*) refuse "switch-upstream: path has characters outside [A-Za-z0-9._~/-]: '$3'" ;; esac
       ;;
     *) refuse "this key runs only nixos-home-server's verbs ($VERBS), not '$verb'" ;;
   esac
@@ -272,7 +280,7 @@ run() {
       [ -f "$r/.nhs/$verb.sh" ] || refuse "release $r has no .nhs/$verb.sh"
       exec sh "$r/.nhs/$verb.sh" "$@"
       ;;
-    rollback | status | generations | secrets)
+    rollback | status | generations | secrets | switch-upstream)
       [ -f "$BASE/current/.nhs/$verb.sh" ] || refuse "no release is current on this host yet"
       exec sh "$BASE/current/.nhs/$verb.sh" "$@"
       ;;
@@ -302,7 +310,7 @@ if [ -n "$key" ]; then
     internal-sftp*) refuse "internal-sftp cannot run under a forced command; set services.openssh.sftpServerExecutable to sftp-server" ;;
   esac
   word="([A-Za-z0-9_./:=@+,-]+|'[^']*'(\\\\''[^']*')*)"
-  if ! printf '%s\n' "$req" | LC_ALL=C grep -Eqx "[a-z]+( +$word)*|$SELF +[a-z]+( +$word)*"; then
+  if ! printf '%s\n' "$req" | LC_ALL=C grep -Eqx "[a-z][a-z-]*( +$word)*|$SELF +[a-z][a-z-]*( +$word)*"; then
     refuse "only '[$SELF] VERB 'ARG'...' requests are accepted, got: $(printf '%s' "$req" | cut -c1-80)"
   fi
   eval "set -- $req"

@@ -16,7 +16,7 @@ export function releaseDir(hash: string): string {
 }
 
 /** The dispatcher's verbs: the only things the deploy key can ask a host to do. */
-export type Verb = "receive" | "deploy" | "verify" | "rollback" | "status" | "generations" | "probe" | "secrets" | "authorize";
+export type Verb = "receive" | "deploy" | "verify" | "rollback" | "status" | "generations" | "probe" | "secrets" | "authorize" | "switch-upstream";
 
 /**
  * `/var/lib/nixos-home-server/dispatch VERB 'arg' ...`. Through the deploy key, sshd runs the forced

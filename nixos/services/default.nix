@@ -3,6 +3,7 @@
 {
   imports = [
     ./web.nix
+    ./proxy.nix
     ./database.nix
     ./samba.nix
     ./remote-desktop.nix

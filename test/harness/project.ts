@@ -40,6 +40,10 @@ export interface ProjectOptions {
     fleet?: Record<string, unknown>;
     /** Secret config values (key without the project prefix), set after the bootstrap passwords. */
     secrets?: Record<string, string>;
+    /** `nixos-home-server:blueGreen`. */
+    blueGreen?: Record<string, unknown>;
+    /** Extra sim.env lines per host, e.g. `proxy=80` (the host enables proxy.nix). */
+    simEnv?: Record<string, string>;
 }
 
 /** Health checks the simulator can pass: its units, nginx's HTTP, fast retries for tests. */
@@ -113,7 +117,8 @@ export class E2EProject {
             path.join(d, "default.nix"),
             `# ${name}: a simulated home server for the end-to-end tests.\n{ ... }:\n{\n  imports = [ ../../default.nix ];\n  networking.hostName = "${name}";\n${extraNix}  system.stateVersion = "24.11";\n}\n`,
         );
-        fs.writeFileSync(path.join(d, "sim.env"), `units=sshd.service nginx.service\nfaults=${faults}\n`);
+        const extra = this.opts.simEnv?.[name];
+        fs.writeFileSync(path.join(d, "sim.env"), `units=sshd.service nginx.service\nfaults=${faults}\n${extra ? `${extra}\n` : ""}`);
     }
 
     /** A release-level fault: the next deploy builds a generation that has it. */
@@ -144,8 +149,15 @@ export class E2EProject {
         const config = {
             "nixos-home-server:servers": servers,
             "nixos-home-server:fleet": { parallelism: this.opts.parallelism ?? 1, keepReleases: 3, keepGenerations: 10, ...this.opts.fleet },
+            ...(this.opts.blueGreen ? { "nixos-home-server:blueGreen": this.opts.blueGreen } : {}),
         };
         fs.writeFileSync(path.join(this.dir, `Pulumi.${this.stackName}.yaml`), `config: ${JSON.stringify(config, null, 2)}\n`);
+    }
+
+    /** Changes the blue-green settings in the stack file (e.g. `live`). */
+    setBlueGreen(changes: Record<string, unknown>): void {
+        this.opts.blueGreen = { ...this.opts.blueGreen, ...changes };
+        this.writeStackFile();
     }
 
     /** Changes one server's settings in the stack file (the next preview or up reads it). */

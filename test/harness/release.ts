@@ -15,7 +15,7 @@ const HOST_SCRIPTS = path.join(__dirname, "..", "..", "components", "host");
 
 export interface ReleaseSpec {
   /** NixOS configurations in this release: name -> its simulated behaviour. */
-  hosts: Record<string, { units?: string[]; faults?: string[]; config?: string }>;
+  hosts: Record<string, { units?: string[]; faults?: string[]; config?: string; proxy?: number }>;
   /** Any extra files (relative path -> content), e.g. to make a release differ. */
   files?: Record<string, string>;
 }
@@ -31,6 +31,8 @@ export function makeRelease(spec: ReleaseSpec): string {
     fs.writeFileSync(path.join(d, "default.nix"), h.config ?? `{ networking.hostName = "${name}"; }\n`);
     const env = [`units=${(h.units ?? ["sshd.service", "nginx.service"]).join(" ")}`];
     if (h.faults?.length) env.push(`faults=${h.faults.join(",")}`);
+    // homeServer.proxy.enable with this port: nginx.service is the real blue-green proxy.
+    if (h.proxy !== undefined) env.push(`proxy=${h.proxy}`);
     fs.writeFileSync(path.join(d, "sim.env"), env.join("\n") + "\n");
   }
   for (const [rel, content] of Object.entries(spec.files ?? {})) {

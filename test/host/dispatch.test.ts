@@ -122,7 +122,7 @@ describe("the deploy key reaches only the dispatcher", () => {
   });
 
   it("gives no interactive shell, with or without a terminal", async () => {
-    const refusal = "no interactive shell for the deploy key; it runs only: receive deploy verify rollback status generations probe secrets authorize";
+    const refusal = "no interactive shell for the deploy key; it runs only: receive deploy verify rollback status generations probe secrets authorize switch-upstream";
     const r = await sshWith(key.file, undefined, ["-T"], "id\nexit\n");
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`nhs-dispatch: refused: ${refusal}`);
@@ -144,7 +144,7 @@ describe("the deploy key reaches only the dispatcher", () => {
 
   it("runs no other command, and nothing smuggled into a verb's arguments", async () => {
     const cases: [string, string][] = [
-      ["id", "this key runs only nixos-home-server's verbs (receive deploy verify rollback status generations probe secrets authorize), not 'id'"],
+      ["id", "this key runs only nixos-home-server's verbs (receive deploy verify rollback status generations probe secrets authorize switch-upstream), not 'id'"],
       ["sh -c 'id'", "this key runs only nixos-home-server's verbs"],
       ["status; touch /tmp/pwned", "only '[/var/lib/nixos-home-server/dispatch] VERB 'ARG'...' requests are accepted"],
       ["status $(touch /tmp/pwned)", "only '[/var/lib/nixos-home-server/dispatch] VERB 'ARG'...' requests are accepted"],
@@ -169,7 +169,7 @@ describe("the deploy key reaches only the dispatcher", () => {
     // Each refusal is in the journal, with the key and the caller's address.
     const refusals = (await journal()).filter((l) => l.startsWith("refused "));
     expect(refusals.length).toBeGreaterThanOrEqual(cases.length);
-    expect(refusals).toContain(`refused key=${marker} user=deploy from=${host.address.replace(/\.2$/, ".1")}: this key runs only nixos-home-server's verbs (receive deploy verify rollback status generations probe secrets authorize), not 'id'`);
+    expect(refusals).toContain(`refused key=${marker} user=deploy from=${host.address.replace(/\.2$/, ".1")}: this key runs only nixos-home-server's verbs (receive deploy verify rollback status generations probe secrets authorize switch-upstream), not 'id'`);
   });
 
   it("forwards nothing: no remote or local port forwarding, no stdio forwarding, no pty", async () => {

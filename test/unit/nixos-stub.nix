@@ -61,6 +61,7 @@ let
   ];
   pkgs = genAttrs packageNames (name: "/nix/store/stub-${name}") // {
     writeTextDir = name: text: "/nix/store/stub-writeTextDir-${name}";
+    writeText = name: text: "/nix/store/stub-writeText-${name}";
     mkShell = args: { shell = true; inherit (args) packages; };
   };
 

@@ -32,14 +32,25 @@ function stdoutFor(name: string, inputs: Record<string, unknown>): string {
     return "nhs-result status=ok name=x mode=switch previous=42 generation=43 store=/nix/store/abc-nixos-system duration=12 watchdog=armed at=2026-11-28T12:00:00Z";
   }
   if (name.endsWith("-verify")) return "nhs-result status=ok generation=43 checks=6 report=all 6 checks pass on generation 43";
+  if (name.endsWith("-switch-command")) {
+    const [, , colour, upstream] = String(inputs.create).split(" ");
+    return `nhs-result status=ok colour=${colour.replace(/'/g, "")} upstream=${upstream.replace(/'/g, "")} previous=none report=ok`;
+  }
   return "nhs-result status=ok";
 }
 
-async function runProgram(servers: unknown[], fleet: unknown, secrets: Record<string, string> = {}, registrations: Registration[] = []) {
+async function runProgram(
+  servers: unknown[],
+  fleet: unknown,
+  secrets: Record<string, string> = {},
+  registrations: Registration[] = [],
+  blueGreen?: { config: unknown; lastRun?: unknown },
+) {
   pulumi.runtime.setAllConfig(
     {
       "nixos-home-server:servers": JSON.stringify(servers),
       "nixos-home-server:fleet": JSON.stringify(fleet),
+      ...(blueGreen ? { "nixos-home-server:blueGreen": JSON.stringify(blueGreen.config) } : {}),
       ...Object.fromEntries(Object.entries(secrets).map(([k, v]) => [`nixos-home-server:${k}`, v])),
     },
     Object.keys(secrets).map((k) => `nixos-home-server:${k}`),
@@ -59,6 +70,10 @@ async function runProgram(servers: unknown[], fleet: unknown, secrets: Record<st
           const observed = { system: "/nix/store/old-nixos-system", deployed: "none" };
           return { id: `${args.name}-id`, state: { ...args.inputs, observed, drifted: false } };
         }
+        if (args.type === "pulumi:pulumi:StackReference") {
+          // The stack's own outputs from its last run.
+          return { id: args.name, state: { ...args.inputs, outputs: blueGreen?.lastRun ? { blueGreen: blueGreen.lastRun } : {}, secretOutputNames: [] } };
+        }
         if (args.type.startsWith("nixos-home-server:index:")) return { id: undefined, state: {} };
         throw new Error(`Mock not implemented: ${args.type}`);
       },
@@ -68,6 +83,8 @@ async function runProgram(servers: unknown[], fleet: unknown, secrets: Record<st
     },
     "nixos-home-server",
     "unit",
+    false,
+    "organization",
   );
   // Record what the engine would receive: parents, explicit dependencies, raw (secret-marked) inputs.
   const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource: (req: any, cb: any) => void };
@@ -87,6 +104,7 @@ async function runProgram(servers: unknown[], fleet: unknown, secrets: Record<st
   };
   const program = await import("../../index");
   const exported = await new Promise<Record<string, any>>((resolve) => pulumi.output(program.servers).apply(resolve));
+  if (blueGreen) await new Promise((resolve) => pulumi.output(program.blueGreen).apply(resolve));
   await new Promise((r) => setTimeout(r, 50));
   const byName = (name: string) => {
     const r = registrations.find((x) => x.name === name);
@@ -338,5 +356,39 @@ describe("three servers", () => {
     await expect(runProgram([server("nixos-prod", { hostKey: "ssh-ed25519 REPLACE_ME" }), server("nixos-ghost")], {})).rejects.toThrow(
       /servers\[0\] "nixos-prod": hostKey: is a placeholder[\s\S]*servers\[1\] "nixos-ghost": name: no nixos\/hosts\/nixos-ghost/,
     );
+  });
+});
+
+describe("blue-green", () => {
+  const servers = [server("nixos-staging"), server("nixos-prod"), server("nixos-backup")];
+  const pair = { proxy: "nixos-staging", blue: "nixos-prod", green: "nixos-backup" };
+  const UNTOUCHED = ["create", "stdin", "triggers", "source", "remotePath"];
+  /** The pair's release as the program computes it from this checkout. */
+  async function currentRelease(): Promise<string> {
+    const { collectRelease, packRelease } = await import("../../components/lib/release");
+    const { pairRelease } = await import("../../components/lib/blueGreen");
+    const tree = (name: string) => packRelease(collectRelease({ root: process.cwd(), server: name, deploy: { user: "deploy", authorizedKey: "" } })).hash;
+    return pairRelease(tree("nixos-prod"), tree("nixos-backup"));
+  }
+
+  it("a deploy: only live is deployed, the serving colour keeps its inputs, and the switch waits for live's Verify", async () => {
+    const { byName, deps } = await runProgram(servers, {}, {}, [], { config: { ...pair, live: "green" }, lastRun: { serving: "blue", release: "0".repeat(64) } });
+    for (const step of ["config-sync-upload", "config-sync", "rebuild", "verify"]) {
+      expect(byName(`nixos-prod-${step}`).ignoreChanges).toEqual(UNTOUCHED);
+      expect(byName(`nixos-backup-${step}`).ignoreChanges).toEqual([]);
+      expect(byName(`nixos-staging-${step}`).ignoreChanges).toEqual([]);
+    }
+    expect(byName("blue-green-switch-command").inputs.create).toBe("/var/lib/nixos-home-server/dispatch switch-upstream 'green' 'nixos-backup.home.arpa:80' '/'");
+    expect(deps("blue-green-switch")).toEqual(expect.arrayContaining(["nixos-backup-verify", "nixos-staging-verify"]));
+    expect(deps("blue-green-switch")).not.toContain("nixos-prod-verify");
+  });
+
+  it("a switch back (the release unchanged): neither colour is deployed, the switch targets live", async () => {
+    const { byName } = await runProgram(servers, {}, {}, [], { config: { ...pair, live: "blue" }, lastRun: { serving: "green", release: await currentRelease() } });
+    for (const step of ["config-sync-upload", "config-sync", "rebuild", "verify"]) {
+      expect(byName(`nixos-prod-${step}`).ignoreChanges).toEqual(UNTOUCHED);
+      expect(byName(`nixos-backup-${step}`).ignoreChanges).toEqual(UNTOUCHED);
+    }
+    expect(byName("blue-green-switch-command").inputs.triggers).toEqual(["blue", "nixos-prod.home.arpa:80", "/"]);
   });
 });

@@ -57,6 +57,13 @@ for t in systemctl systemd-run journalctl; do ln -sfn "$SIM_SYSTEMD/bin/$t" "$SI
 ln -sfn "$SIM_NIX/bin/nix-env" "$SIM_SW/bin/nix-env"
 ln -sfn "$SIM_REBUILD/bin/nixos-rebuild" "$SIM_SW/bin/nixos-rebuild"
 ln -sfn "$SIM_UTIL/bin/logger" "$SIM_SW/bin/logger"
+# nginx (Debian's package) as its own store path: the proxy generation's nginx.service
+# runs it by that path, as NixOS's unit does; nixpkgs' nginx module does not put it on
+# the system path, so neither does the simulator.
+if [ -x /usr/sbin/nginx ]; then
+  mkdir -p "$SIM_NGINX/bin"
+  ln -s /usr/sbin/nginx "$SIM_NGINX/bin/nginx"
+fi
 # Last, as they hide $dir when the hosts live under /run or /tmp.
 mount -t tmpfs -o mode=1777 tmp /tmp
 mount -t tmpfs -o mode=0755 run /run

@@ -40,5 +40,11 @@ ip -n "$netns" link set "nhs${idx}g" name eth0
 ip -n "$netns" addr add "10.231.$idx.2/24" dev eth0
 ip -n "$netns" link set eth0 up
 ip -n "$netns" link set lo up
+# A home LAN: the simulated hosts reach each other's 10.231.x.2 (a blue-green proxy its
+# colours) through the root namespace, which forwards only between these veths
+# (per-interface forwarding; the global ip_forward stays as it is). No default route:
+# nothing else is reachable.
+sysctl -q -w "net.ipv4.conf.nhs${idx}h.forwarding=1"
+ip -n "$netns" route add 10.231.0.0/16 via "10.231.$idx.1"
 
 nsenter --mount="$nsfile" --net="/run/netns/$netns" sh "$dir/bin/host-init.sh" "$name" "$dir" "$pubkey" "$pwfile" "$deploy_key"

@@ -18,6 +18,7 @@ SIM_NIX=/nix/store/3c5f7h9j1k3l5m7n9p1q3r5s7v9w1x3y-nix-2.28.sim           # nix
 SIM_REBUILD=/nix/store/4d6g8j0k2l4m6n8p0q2r4s6v8w0x2y4z-nixos-rebuild.sim  # nixos-rebuild
 SIM_UTIL=/nix/store/6g8j0l2m4n6p8q0r2s4t6v8w0y2z4a6b-util-linux-2.41.sim  # logger (to the journal)
 SIM_SW=/nix/store/5f7h9k1l3m5n7p9q1r3s5v7w9x1y3z5a-system-path             # every generation's sw/
+SIM_NGINX=/nix/store/7h9k1m3n5p7q9r1s3t5v7w9y1z3a5b7c-nginx-1.22.1         # Debian's real nginx; only units use it (not on sw/bin)
 # What the simulator's own tools run with (like a nixpkgs makeWrapper PATH); never
 # what the product's scripts or units get.
 SIM_PATH=$SIM_SW/bin:/usr/sbin

@@ -8,6 +8,8 @@
 # DIR/nixos/hosts/NAME/sim.env (key=value):
 #   units=sshd.service nginx.service     services the generation runs
 #   faults=a,b                           generation faults (below)
+#   proxy=PORT                           nixos/services/proxy.nix is on: nginx.service is
+#                                        a real nginx proxying to the blue-green upstream
 # plus the host's control file key build_faults=a,b (set by the test harness).
 # Faults: activate-fails (switch-to-configuration fails after the profile moved),
 # unit-fails:UNIT (the unit crashes after the switch), breaks-ssh (nothing accepts
@@ -33,6 +35,39 @@ while [ "$#" -gt 0 ]; do
   shift
 done
 [ -n "$mode" ] || { sim_log "Usage: nixos-rebuild [switch|boot|test|dry-activate|build|list-generations] --flake DIR#NAME"; exit 1; }
+
+# proxy_nginx_conf PORT: the nginx.conf nixos/services/proxy.nix renders through nixpkgs'
+# nginx module (pid, error_log, daemon off; the include before the virtual host; the
+# proxy location and its headers), with the simulator's log and temp paths. Keep in
+# step with proxy.nix (test/unit/nix.test.ts compares the two).
+proxy_nginx_conf() {
+  cat <<CONF
+pid /run/nginx/nginx.pid;
+error_log $SIM_STATE/nginx-error.log;
+daemon off;
+user nobody nogroup;
+events {
+}
+http {
+  access_log $SIM_STATE/nginx-access.log;
+  client_body_temp_path $SIM_STATE/nginx/client_body;
+  proxy_temp_path $SIM_STATE/nginx/proxy;
+  fastcgi_temp_path $SIM_STATE/nginx/fastcgi;
+  uwsgi_temp_path $SIM_STATE/nginx/uwsgi;
+  scgi_temp_path $SIM_STATE/nginx/scgi;
+  include /var/lib/nixos-home-server/proxy/upstream.conf;
+  server {
+    listen 0.0.0.0:$1 default_server;
+    server_name nhs-proxy;
+    location / {
+      proxy_pass http://nhs_bluegreen;
+      add_header X-NHS-Colour \$nhs_colour always;
+      add_header X-NHS-Upstream \$upstream_addr always;
+    }
+  }
+}
+CONF
+}
 
 if [ "$mode" = list-generations ]; then
   c=$(current_generation)
@@ -70,6 +105,7 @@ simenv=$dir/nixos/hosts/$name/sim.env
 units=$(kv "$simenv" units)
 [ -n "$units" ] || units="sshd.service nginx.service"
 faults=$(kv "$simenv" faults)
+proxy=$(kv "$simenv" proxy)
 extra=$(control build_faults)
 [ -n "$extra" ] && faults="${faults:+$faults,}$extra"
 
@@ -84,6 +120,14 @@ if [ ! -d "$store" ]; then
   chmod 0755 "$store.tmp/bin/switch-to-configuration"
   printf '%s\n' "$units" >"$store.tmp/units"
   printf '%s\n' "$faults" >"$store.tmp/faults"
+  if [ -n "$proxy" ]; then
+    # What proxy.nix makes of services.nginx, in its own content-addressed store path
+    # (like the module's configFile), so an unchanged config keeps nginx running.
+    conf=$(proxy_nginx_conf "$proxy")
+    cpath=/nix/store/$(printf '%s' "$conf" | sha256sum | cut -c1-32)-nginx.conf
+    [ -f "$cpath" ] || printf '%s\n' "$conf" >"$cpath"
+    printf '%s %s\n' "$proxy" "$cpath" >"$store.tmp/proxy"
+  fi
   printf '26.05.sim\n' >"$store.tmp/nixos-version"
   # What nixos/users.nix makes of the release's nixos/generated/deploy.json (the
   # simulator evaluates no Nix): the key in authorized_keys.d, the one sudo rule, and

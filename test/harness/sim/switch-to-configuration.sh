@@ -83,6 +83,18 @@ if [ "$action" = switch ] || [ "$action" = test ]; then
   fi
   mkdir -p "$SIM_STATE/www"
   printf '%s\n' "$store" >"$SIM_STATE/www/index.html"
+  if [ -f "$store/proxy" ]; then
+    # proxy.nix's systemd.tmpfiles.rules: the directory, the port file (f+: rewritten),
+    # and the initial upstream (C: only when there is none; a switch's file stays).
+    p=/var/lib/nixos-home-server/proxy
+    mkdir -p "$p"
+    chmod 0755 "$p"
+    cut -d' ' -f1 "$store/proxy" >"$p/port"
+    if [ ! -e "$p/upstream.conf" ]; then
+      # shellcheck disable=SC2016 # nginx's variable
+      printf '# nhs-colour=none\nupstream nhs_bluegreen {\n  server 127.0.0.1:1;\n}\nmap "" $nhs_colour {\n  default none;\n}\n' >"$p/upstream.conf"
+    fi
+  fi
   for u in $units; do
     if has_word "$(fault_value unit-fails)" "$u"; then
       # The service starts, then crashes: activation itself still succeeds.
@@ -98,6 +110,11 @@ if [ "$action" = switch ] || [ "$action" = test ]; then
       unit_stop "$u"
       unit_start "$u"
     elif ! unit_running "$u"; then
+      unit_start "$u"
+    elif [ -f "$(unit_dir "$u")/exec" ] && [ "$(unit_exec "$u")" != "$(cat "$(unit_dir "$u")/exec")" ]; then
+      # The unit's command changed (another nginx config): NixOS restarts it
+      # (nginx.service has stopIfChanged = false: a restart, not stop then start).
+      unit_stop "$u"
       unit_start "$u"
     fi
   done

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Simulated systemctl over the simulator's units: is-active, is-failed, --failed,
-# start, stop, restart, reset-failed, list-units, status, show -P ActiveEnterTimestamp.
+# start, stop, restart, reload, reset-failed, list-units, status, show -P ActiveEnterTimestamp.
 set -eu
 here=$(dirname "$(readlink -f "$0")")
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -88,6 +88,9 @@ case "$verb" in
       [ "$verb" = restart ] && unit_stop "$u"
       unit_running "$u" || unit_start "$u"
     done
+    ;;
+  reload)
+    for u in $units; do unit_reload "$(norm "$u")" || exit 1; done
     ;;
   reset-failed)
     for u in ${units:-$(all_units)}; do
