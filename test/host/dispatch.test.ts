@@ -248,7 +248,7 @@ describe("SFTP: the deploy key uploads files, and nothing else", () => {
       [`${home}/sftp-server`, `the sftp subsystem ${home}/sftp-server: ${home}/sftp-server is not root's`],
       ["/usr/lib/openssh/../openssh/sftp-server", "the sftp subsystem path '/usr/lib/openssh/../openssh/sftp-server' is not a plain absolute path"],
       ["/nonexistent/sftp-server", "the sftp subsystem /nonexistent/sftp-server: /nonexistent/sftp-server is not root's"],
-      ["sftp-server", "only '[/var/lib/nixos-home-server/dispatch] VERB 'ARG'...' requests are accepted"],
+      ["sftp-server", "this key runs only nixos-home-server's verbs (receive deploy verify rollback status generations probe secrets authorize switch-upstream), not 'sftp-server'"],
       ["internal-sftp", "internal-sftp cannot run under a forced command"],
       ["/usr/lib/openssh/sftp-server;id", "only '[/var/lib/nixos-home-server/dispatch] VERB 'ARG'...' requests are accepted"],
       ["scp -t .", "this key runs only nixos-home-server's verbs"],
