@@ -53,10 +53,22 @@ function loadConfig(): StackConfig {
 }
 
 /** A secret config value, or undefined when it is not set (bootstrap secrets are optional later on). */
-function secretFromConfig(key: string): pulumi.Output<string> | undefined {
+function configOf(key: string): [pulumi.Config, string] {
   const full = fullConfigKey(key);
   const colon = full.indexOf(":");
-  return new pulumi.Config(full.slice(0, colon)).getSecret(full.slice(colon + 1));
+  return [new pulumi.Config(full.slice(0, colon)), full.slice(colon + 1)];
+}
+
+/** A bootstrap secret: may be absent once the deploy key is in (see credentials). */
+function secretFromConfig(key: string): pulumi.Output<string> | undefined {
+  const [config, name] = configOf(key);
+  return config.getSecret(name);
+}
+
+/** A secret the hosts need on every run (secrets, notification credentials): config checked it exists. */
+function requiredSecret(key: string): pulumi.Output<string> {
+  const [config, name] = configOf(key);
+  return config.requireSecret(name);
 }
 
 /**
@@ -126,7 +138,7 @@ const gate = promotionGate(source);
 const deployed = new Map<string, NixosServer>();
 // No server depends on another: a lane takes the next server once its previous one settled.
 const run = gate.then(() => inLanes(stack.servers, stack.fleet.parallelism, (server) => {
-  const s = new NixosServer(server.name, { server, fleet: stack.fleet, credentials: credentialsOf.get(server.name)!, root });
+  const s = new NixosServer(server.name, { server, fleet: stack.fleet, credentials: credentialsOf.get(server.name)!, root, secretValue: requiredSecret });
   deployed.set(server.name, s);
   return settled(s, server.name);
 })).then((results) => {
@@ -159,6 +171,7 @@ export const servers = pulumi.output(
             configHash: s.configHash,
             deployedAt: s.deployedAt,
             verification: s.verification,
+            lastEvent: s.lastEvent,
             deployPublicKey: s.publicKey,
           },
         ];

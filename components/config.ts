@@ -5,6 +5,7 @@ import { MODES, Mode } from "./mode";
 import { placeholderHardwareFiles, placeholderHardwareProblem } from "./lib/hardware";
 import { SHELL_METACHARACTERS } from "./lib/shell";
 import { ed25519KeyProblem } from "./lib/sshKey";
+import { NOTIFY_KINDS } from "./lib/secretFiles";
 
 export const PROJECT = "nixos-home-server";
 
@@ -67,6 +68,58 @@ const healthSchema = z.strictObject({
   minFreeMb: z.number().int().min(0).default(1024),
 });
 
+const notifyKinds = z.array(z.enum(NOTIFY_KINDS, { error: `must be one of ${NOTIFY_KINDS.join(", ")}` }));
+const EMAIL = /^[^\s@<>,"'\\]+@[A-Za-z0-9.-]+$/;
+
+/** Notifications the host sends itself (components/host/notify.sh); credentials are secret references. */
+const notifySchema = z.strictObject({
+  /** Slack-compatible webhook: `{"text": ..., "event": {...}}`. */
+  webhook: z
+    .strictObject({
+      url: z.any(),
+      events: notifyKinds.default([...NOTIFY_KINDS]),
+    })
+    .superRefine((w, ctx) => {
+      if (!secretRef.safeParse(w.url).success) ctx.addIssue({ code: "custom", path: ["url"], message: inlineSecretHint("webhook URL") });
+    })
+    .optional(),
+  /** Email over SMTP; smtp:// always upgrades with STARTTLS (required), smtps:// is TLS from the start. */
+  email: z
+    .strictObject({
+      smtpUrl: z.string().regex(/^smtps?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?\/?$/, { error: "must be smtp://host[:port] (STARTTLS) or smtps://host[:port]" }),
+      from: z.string().regex(EMAIL, { error: "must be an email address" }),
+      to: z.array(z.string().regex(EMAIL, { error: "must be an email address" })).min(1),
+      user: z.string().regex(/^[^\s:"\\]+$/, { error: "must be a user name without spaces, ':' or quotes" }).optional(),
+      password: z.any().optional(),
+      /** PEM of a CA to trust for the SMTP server (a home relay with its own CA). */
+      caCertificate: z.string().includes("-----BEGIN CERTIFICATE-----", { error: "must be a PEM certificate" }).optional(),
+      events: notifyKinds.default(["failure", "rollback", "watchdog"]),
+    })
+    .superRefine((e, ctx) => {
+      if (e.password !== undefined && !secretRef.safeParse(e.password).success) ctx.addIssue({ code: "custom", path: ["password"], message: inlineSecretHint("SMTP password") });
+    })
+    .optional(),
+  /** Seconds between delivery retries of a spooled notification. */
+  retrySeconds: z.number().int().min(1).max(86400).default(300),
+});
+/** A server's override: any key of fleet.notify, nothing defaulted (absent keys come from the fleet). */
+const notifyOverrideSchema = notifySchema.extend({ retrySeconds: z.number().int().min(1).max(86400).optional() }).partial();
+
+/** A file the host keeps in /var/lib/nixos-home-server/secrets/<name>, from a secret config key. */
+const secretFileSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$/, { error: "must be letters, digits, '.', '_' or '-'" })
+    .refine((n) => !n.startsWith("nhs-"), { error: "names starting with \"nhs-\" are reserved for nixos-home-server's own files" }),
+  secretKey: secretRef.shape.secretKey,
+  owner: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: "must be a user name" }).default("root"),
+  group: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: "must be a group name" }).default("root"),
+  mode: z.string().regex(/^0?[0-7]{3}$/, { error: "must be an octal mode such as \"0400\"" }).default("0400").transform((m) => m.padStart(4, "0")),
+  restartUnits: z
+    .array(z.string().regex(/^[A-Za-z0-9@_.:-]+\.(service|socket|target|timer|mount|path)$/, { error: "must be a systemd unit name such as nginx.service" }))
+    .default([]),
+});
+
 const SAFE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const SAFE_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 const SAFE_HOST = /^([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$|^[0-9A-Fa-f:]+$/;
@@ -98,6 +151,17 @@ const serverSchema = z
     dialErrorLimit: z.number().int().min(-1).max(1000).default(10),
     /** Bump to rotate the deploy key. */
     deployKeyRotation: z.number().int().min(1).default(1),
+    /** Secret files for services (passwordFile-style options read them by path). */
+    secrets: z
+      .array(secretFileSchema)
+      .default([])
+      .superRefine((list, ctx) => {
+        list.forEach((f, i) => {
+          if (list.findIndex((g) => g.name === f.name) !== i) ctx.addIssue({ code: "custom", path: [i, "name"], message: `duplicate secret name "${f.name}"` });
+        });
+      }),
+    /** Overrides fleet.notify for this server, key by key (webhook, email, retrySeconds). */
+    notify: notifyOverrideSchema.optional(),
   })
   .superRefine((s, ctx) => {
     if (SHELL_METACHARACTERS.test(s.host)) ctx.addIssue({ code: "custom", path: ["host"], message: metacharMessage(s.host, "hostname or IP address") });
@@ -151,6 +215,8 @@ const fleetSchema = z.strictObject({
   keepReleases: z.number().int().min(2).max(100).default(3),
   /** System generations kept by deploy.sh (current and booted are always kept). */
   keepGenerations: z.number().int().min(2).max(1000).default(10),
+  /** Notifications from every host; a server's own `notify` overrides it key by key. */
+  notify: notifySchema.optional(),
 });
 
 /** Staged promotion: this stack deploys only what stack `from` verified (read through a StackReference). */
@@ -165,6 +231,25 @@ export type PromotionConfig = z.output<typeof promotionSchema>;
 export type ServerConfig = z.output<typeof serverSchema>;
 export type FleetConfig = z.output<typeof fleetSchema>;
 export type BootstrapConfig = ServerConfig["bootstrap"];
+export type NotifyConfig = z.output<typeof notifySchema>;
+
+/** A server's notification config: fleet.notify with the server's keys on top; undefined = none. */
+export function effectiveNotify(s: ServerConfig, fleet: FleetConfig): NotifyConfig | undefined {
+  const own = Object.fromEntries(Object.entries(s.notify ?? {}).filter(([, v]) => v !== undefined));
+  const merged = { retrySeconds: 300, ...fleet.notify, ...own } as NotifyConfig;
+  return merged.webhook || merged.email ? merged : undefined;
+}
+
+/** Every secret config key a server needs: its secret files and its notification credentials. */
+export function secretKeysOf(s: ServerConfig, fleet: FleetConfig): [string, string][] {
+  const n = effectiveNotify(s, fleet);
+  const refs: [string, string | undefined][] = [
+    ...s.secrets.map((f, i): [string, string] => [`secrets[${i}].secretKey`, f.secretKey]),
+    ["notify.webhook.url.secretKey", (n?.webhook?.url as { secretKey?: string } | undefined)?.secretKey],
+    ["notify.email.password.secretKey", (n?.email?.password as { secretKey?: string } | undefined)?.secretKey],
+  ];
+  return refs.filter((r): r is [string, string] => r[1] !== undefined);
+}
 
 /** Checks verify.sh runs per attempt: the listed ones plus `systemctl --failed`, disk and journal. */
 export function checkCount(h: HealthConfig): number {
@@ -263,16 +348,21 @@ export function parseStackConfig(raw: { servers: unknown; fleet: unknown; promot
         problems.push(`${label(i)}: name: no nixos/hosts/${s.name}/default.nix, so flake.nix has no nixosConfigurations.${s.name}; create it (copy another host's directory)`);
       }
       if (context.configKeys) {
-        const refs: [string, string | undefined][] = [
+        const missing = (key: string | undefined) => key !== undefined && !context.configKeys!.has(fullConfigKey(key));
+        // A bootstrap secret is needed only until the deploy key is in, and CI may not have it:
+        // a warning, and only a first install without it fails.
+        const bootstrapRefs: [string, string | undefined][] = [
           ["bootstrap.password.secretKey", (s.bootstrap.password as { secretKey?: string } | undefined)?.secretKey],
           ["bootstrap.keyFile.passphrase.secretKey", s.bootstrap.keyFile?.passphrase?.secretKey],
         ];
-        // A bootstrap secret is needed only until the deploy key is in, and CI may not have it:
-        // a warning, and only a first install without it fails.
-        for (const [field, key] of refs) {
-          if (key !== undefined && !context.configKeys.has(fullConfigKey(key))) {
-            warnings.push(`${label(i)}: ${field}: config key "${fullConfigKey(key)}" is not set; fine once this stack's deploy key is on the host, but a first install fails without it (\`pulumi config set --secret ${key} <value>\`)`);
+        for (const [field, key] of bootstrapRefs) {
+          if (missing(key)) {
+            warnings.push(`${label(i)}: ${field}: config key "${fullConfigKey(key!)}" is not set; fine once this stack's deploy key is on the host, but a first install fails without it (\`pulumi config set --secret ${key} <value>\`)`);
           }
+        }
+        // Secrets and notification credentials go to the host on every run: an error.
+        for (const [field, key] of fleet ? secretKeysOf(s, fleet) : []) {
+          if (missing(key)) problems.push(`${label(i)}: ${field}: config key "${fullConfigKey(key!)}" is not set; run \`pulumi config set --secret ${key} <value>\``);
         }
       }
     });

@@ -1,7 +1,7 @@
 // DeployKey: the ed25519 key Pulumi deploys with, derived from random bytes kept as a secret.
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { authorizedKeyLine, openSshKeyPairFromSeed } from "./lib/sshKey";
+import { authorizedKeyLine, openSshKeyPairFromSeed, pkcs8PemFromSeed } from "./lib/sshKey";
 import { createdOnly } from "./lib/created";
 
 export interface DeployKeyArgs {
@@ -19,10 +19,12 @@ export function seedRotations(rotation: number): { odd: number; even: number } {
 }
 
 export class DeployKey extends pulumi.ComponentResource {
-  /** OpenSSH private key (secret). */
+  /** OpenSSH private key (secret), for OpenSSH's own ssh (HostProbe). */
   readonly privateKey: pulumi.Output<string>;
-  /** The key of the rotation before this one (secret): a rotation authorizes the new key with it. */
-  readonly previousPrivateKey: pulumi.Output<string>;
+  /** The same key as PKCS#8 PEM (secret), for pulumi-command connections: shorter in state. */
+  readonly connectionKey: pulumi.Output<string>;
+  /** The key of the rotation before this one, PKCS#8 (secret): a rotation authorizes the new key with it. */
+  readonly previousConnectionKey: pulumi.Output<string>;
   /** "ssh-ed25519 AAAA... marker": public, so it is shown in plain text. */
   readonly publicKey: pulumi.Output<string>;
   readonly previousPublicKey: pulumi.Output<string>;
@@ -45,11 +47,16 @@ export class DeployKey extends pulumi.ComponentResource {
     const even = seed("seed-even", r.even);
     const [current, previous] = args.rotation % 2 === 1 ? [odd, even] : [even, odd];
     // createdOnly: a targeted run that leaves out a server never created has no bytes for it.
-    const pair = (s: random.RandomBytes) => createdOnly(s.base64).apply((b64) => openSshKeyPairFromSeed(Buffer.from(b64, "base64"), args.comment));
+    const pair = (s: random.RandomBytes) =>
+      createdOnly(s.base64).apply((b64) => {
+        const bytes = Buffer.from(b64, "base64");
+        return { ...openSshKeyPairFromSeed(bytes, args.comment), pkcs8: pkcs8PemFromSeed(bytes) };
+      });
     const now = pair(current);
     const before = pair(previous);
     this.privateKey = pulumi.secret(now.apply((p) => p.privateKey));
-    this.previousPrivateKey = pulumi.secret(before.apply((p) => p.privateKey));
+    this.connectionKey = pulumi.secret(now.apply((p) => p.pkcs8));
+    this.previousConnectionKey = pulumi.secret(before.apply((p) => p.pkcs8));
     // The public half is derived from the secret seed, so Pulumi taints it secret; it is public by
     // nature and must appear in command text and in the NixOS config, so it is unsecreted on purpose.
     this.publicKey = pulumi.unsecret(now.apply((p) => p.publicKey));

@@ -12,6 +12,10 @@ import { HostProbe } from "./hostProbe";
 import * as path from "path";
 import { ReleaseError, SourceTree, packRelease, readSourceTree, releaseEntries, writeReleaseFile } from "./lib/release";
 import { deployKeyMarker } from "./lib/sshKey";
+import { createdOnly } from "./lib/created";
+import { RELEASE_SOURCES, commitLabel, gitCommit } from "./lib/gitCommit";
+import { createSecrets, secretFilesOf } from "./secrets";
+import { EventSummary, summarizeLastEvent } from "./lib/eventSummary";
 
 export interface NixosServerArgs {
   /** The validated server entry from stack config. */
@@ -21,6 +25,8 @@ export interface NixosServerArgs {
   credentials: BootstrapCredentials;
   /** Project root holding flake.nix and nixos/. */
   root: string;
+  /** Resolves a secret config key (a server's secrets, notification credentials) to its secret value. */
+  secretValue: (key: string) => pulumi.Output<string>;
 }
 
 export class NixosServer extends pulumi.ComponentResource {
@@ -32,6 +38,10 @@ export class NixosServer extends pulumi.ComponentResource {
   readonly probe: HostProbe;
   readonly rebuild: remote.Command;
   readonly verify: remote.Command;
+  /** Uploads the server's secret files and notification settings; absent when it has none. */
+  readonly secrets: remote.Command;
+  /** The host's last event for this deploy: result, generations, durations by phase, commit. */
+  readonly lastEvent: pulumi.Output<EventSummary>;
 
   /** Generation number the host switched to. */
   readonly generation: pulumi.Output<number>;
@@ -61,14 +71,14 @@ export class NixosServer extends pulumi.ComponentResource {
     const marker = deployKeyMarker(pulumi.getStack(), s.name);
     const from = args.fleet.deployFrom;
     this.deployKey = new DeployKey(`${name}-deploy-key`, { comment: marker, rotation: s.deployKeyRotation, from }, { parent: this });
-    const deployConn = deployConnection(endpoint, this.deployKey.privateKey);
+    const deployConn = deployConnection(endpoint, this.deployKey.connectionKey);
 
     this.keyAuthorization = new KeyAuthorization(
       `${name}-key-authorization`,
       {
         bootstrap: bootstrapConnection(endpoint, args.credentials),
         deploy: deployConn,
-        previous: deployConnection(endpoint, this.deployKey.previousPrivateKey),
+        previous: deployConnection(endpoint, this.deployKey.previousConnectionKey),
         user: s.user,
         rotation: s.deployKeyRotation,
         authorizedKey: this.deployKey.authorizedKey,
@@ -104,6 +114,13 @@ export class NixosServer extends pulumi.ComponentResource {
     // Parsed so a host that stored the release under another hash fails here, before the rebuild.
     const releaseDir = syncedRelease(this.configSync, s.host, hash);
 
+    // Every server has one, even with nothing to upload, so removing the last secret removes it on the host.
+    this.secrets = createSecrets(
+      `${name}-secrets`,
+      { connection: deployConn, files: secretFilesOf(s, args.fleet, args.secretValue) },
+      { parent: this, dependsOn: [this.configSync] },
+    );
+
     // Reads what the host runs; a refresh that finds drift replaces it, and its new id redeploys.
     // It belongs to the sync step (the host's side of the config), so a server keeps five stages.
     this.probe = new HostProbe(
@@ -126,10 +143,11 @@ export class NixosServer extends pulumi.ComponentResource {
           activationTimeoutSeconds: s.activationTimeoutSeconds,
           keepGenerations: args.fleet.keepGenerations,
           minFreeMb: s.health.minFreeMb,
+          commit: commitLabel(gitCommit(args.root, RELEASE_SOURCES)),
         })),
         redeployToken: this.probe.id,
       },
-      { parent: this, dependsOn: [this.probe] },
+      { parent: this, dependsOn: [this.probe, this.secrets] },
     );
     const deployed = deployResult(this.rebuild, s.host);
 
@@ -164,7 +182,9 @@ export class NixosServer extends pulumi.ComponentResource {
     this.deployedAt = deployed.apply((d) => d.deployedAt ?? null);
     this.verification = verified.report;
     this.publicKey = this.deployKey.publicKey;
+    this.lastEvent = pulumi.all([createdOnly(this.rebuild.stdout), createdOnly(this.verify.stdout)]).apply(([d, v]) => summarizeLastEvent(d, v, s.host));
     this.registerOutputs({
+      lastEvent: this.lastEvent,
       generation: this.generation,
       storePath: this.storePath,
       configHash: this.configHash,

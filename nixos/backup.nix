@@ -54,6 +54,8 @@ in
       pruneOpts = [ "--keep-daily 7" "--keep-weekly 5" "--keep-monthly 12" ];
     };
 
-    systemd.tmpfiles.rules = [ "d /var/lib/nixos-home-server/secrets 0700 root root -" ];
+    # 0711, as components/host/secrets.sh leaves it: a service can open its own file by path, nobody
+    # can list the directory. tmpfiles resets the mode at every boot, so the two must agree.
+    systemd.tmpfiles.rules = [ "d /var/lib/nixos-home-server/secrets 0711 root root -" ];
   };
 }

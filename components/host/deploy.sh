@@ -3,12 +3,13 @@
 # nixos-rebuild detached from SSH, and roll back at once if activation fails.
 #   deploy.sh --name NAME --release DIR --mode switch|boot|test|dry-activate
 #             --confirm-timeout SEC [--activation-timeout SEC] [--keep-generations N]
-#             [--min-free-mb N]
+#             [--min-free-mb N] [--commit SHA[-dirty]]
 # Modes: switch = activate now and make it the boot default; boot = boot default
 # only, takes effect at next boot; test = activate now, not the boot default;
 # dry-activate = build and show what would change, change nothing.
 # --activation-timeout (default 1800): systemd stops a nixos-rebuild (build and
 # switch) that runs longer, and the host rolls back to where it was.
+# --commit: the git commit the release was packed from, for the events (events.sh).
 set -eu
 SCRIPT=deploy
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -22,6 +23,7 @@ timeout=""
 keep=0
 min_free=512
 act=$ACT_TIMEOUT_DEFAULT
+commit=""
 while [ "$#" -gt 0 ]; do
   [ "$#" -ge 2 ] || usage_error "$1 needs a value"
   case "$1" in
@@ -32,6 +34,7 @@ while [ "$#" -gt 0 ]; do
     --activation-timeout) act=$2 ;;
     --keep-generations) keep=$2 ;;
     --min-free-mb) min_free=$2 ;;
+    --commit) commit=$2 ;;
     *) usage_error "unknown argument '$1'" ;;
   esac
   shift 2
@@ -49,6 +52,10 @@ need_int --activation-timeout "$act"
 [ "$act" -gt 0 ] || usage_error "--activation-timeout must be at least 1 second"
 need_int --keep-generations "$keep"
 need_int --min-free-mb "$min_free"
+case "${commit%-dirty}" in
+  '' | unknown) ;;
+  *[!0-9a-f]*) usage_error "--commit must be a git commit id (with -dirty for uncommitted changes), got '$commit'" ;;
+esac
 [ -n "$release" ] || usage_error "--release DIR is required"
 if [ ! -f "$release/flake.nix" ]; then
   precondition "bad release: $release/flake.nix does not exist"
@@ -90,6 +97,8 @@ printf '%s deploy %s mode=%s release=%s from generation %s\n' "$(date -u +%FT%TZ
 rebuild=$(command -v nixos-rebuild) || precondition "nixos-rebuild is not in PATH ($PATH)"
 # A unique id for this deploy: its watchdog acts only while this deploy is pending.
 id=$(cat /proc/sys/kernel/random/uuid)
+event_begin "$name" "$release" "$commit" "$id" "$mode"
+event deploy-started started "$g0" "" "" "deploy of $name ($mode) from generation $g0 started"
 activate() {
   t_act=$(date +%s)
   run_unit "$act" "$rebuild" "$mode" --flake "$release#$name"
@@ -108,7 +117,7 @@ if [ "$mode" = dry-activate ]; then
   rc=0
   activate || rc=$?
   if [ "$rc" != 0 ]; then
-    finish 1 "status=failed name=$name mode=$mode previous=$g0 generation=$g0 failed=dry-activate report=dry-activate of $name $(why_failed "$rc"); nothing changed; log: $(tail -n 3 "$DEPLOY_LOG" | oneline)"
+    finish_ev failed dry-activate 1 "status=failed name=$name mode=$mode previous=$g0 generation=$g0 failed=dry-activate report=dry-activate of $name $(why_failed "$rc"); nothing changed; log: $(tail -n 3 "$DEPLOY_LOG" | oneline)"
   fi
   finish 0 "status=ok name=$name mode=$mode previous=$g0 generation=$g0 store=$s0 duration=$(($(date +%s) - start)) at=$(date -u +%Y-%m-%dT%H:%M:%SZ) watchdog=none"
 fi
@@ -128,17 +137,21 @@ if [ "$rc" != 0 ]; then
   case "$how" in did*) failed=activation-timeout ;; esac
   why=$(tail -n 3 "$DEPLOY_LOG" | oneline)
   log "activation $how: $why"
+  event_phase activate "$(($(date +%s) - t_act))"
+  t_rb=$(date +%s)
   step "rollback to $g0"
   if ! restore "$g0" "$mode"; then
     log "ROLLBACK FAILED: host $name is NOT on generation $g0; the watchdog stays armed; a human must look at it"
-    finish 4 "status=rollback-failed name=$name mode=$mode previous=$g0 generation=$(current_generation) failed=$failed report=ROLLBACK FAILED: activation of generation $g1 $how and rolling back to $g0 failed too; host needs a human"
+    finish_ev failed "$failed" 4 "status=rollback-failed name=$name mode=$mode previous=$g0 generation=$(current_generation) failed=$failed report=ROLLBACK FAILED: activation of generation $g1 $how and rolling back to $g0 failed too; host needs a human"
   fi
   watchdog_disarm
   rm -f "$PENDING"
-  finish 1 "status=rolled-back name=$name mode=$mode previous=$g0 generation=$g0 failed=$failed duration=$(($(date +%s) - start)) report=activation of generation $g1 $how; rolled back from generation $g1 to $g0; log: $why"
+  event_phase rollback "$(($(date +%s) - t_rb))"
+  finish_ev rolled-back activation 1 "status=rolled-back name=$name mode=$mode previous=$g0 generation=$g0 failed=$failed duration=$(($(date +%s) - start)) report=activation of generation $g1 $how; rolled back from generation $g1 to $g0; log: $why"
 fi
 
 if [ "$mode" = test ]; then s1=$(running_store); else s1=$(generation_store "$g1"); fi
+event_phase activate "$(($(date +%s) - t_act))"
 # The confirm window starts now, after a possibly slow activation.
 watchdog_arm "$timeout" "$g0" "$id"
 # Said now, so a deployer that loses contact next has already been told what happens.
@@ -146,4 +159,5 @@ log "generation $g1 is active; unless verify confirms within ${timeout}s (for ex
 write_pending "state=armed" "id=$id" "name=$name" "mode=$mode" "previous=$g0" "previous_store=$s0" \
   "generation=$g1" "store=$s1" "release=$release" "since=$start" "timeout=$timeout" "activation_timeout=$act"
 prune_generations "$keep" "$g0" "$g1"
+event activated ok "$g0" "$g1" "" "generation $g1 is active; the watchdog rolls back to $g0 unless verify confirms within ${timeout}s"
 finish 0 "status=ok name=$name mode=$mode previous=$g0 generation=$g1 store=$s1 duration=$(($(date +%s) - start)) at=$(date -u +%Y-%m-%dT%H:%M:%SZ) watchdog=armed${stale:+ warning=$stale}"

@@ -17,8 +17,8 @@
 #
 # Verbs: receive HASH KEEP (the release ConfigSync uploaded by SFTP to the SSH user's
 # home as .nhs-release-HASH.tar.gz) · deploy HASH ARGS · verify HASH
-# ARGS · rollback [--to N] · status · generations [--keep N] · probe · secrets HASH
-# ARGS (the release's .nhs/secrets.sh, stdin passed on) · authorize ED25519-BASE64
+# ARGS · rollback [--to N] · status · generations [--keep N] · probe · secrets (the
+# current release's .nhs/secrets.sh, stdin passed on) · authorize ED25519-BASE64
 # [CIDRS] (replaces this key's own authorized_keys line; runs as the SSH user).
 #
 # The sftp subsystem: for a subsystem request sshd runs the forced command with
@@ -26,8 +26,8 @@
 # services.openssh.sftpServerExecutable, ${openssh}/libexec/sftp-server). An absolute
 # path ending in /sftp-server, root-owned all the way up, is exec'd with an allow-list
 # of requests: what CopyToRemote needs to upload one file (SFTP_REQUESTS), so the key
-# can create and write files where the SSH user may, but not mkdir, rename, remove,
-# symlink, link or chmod. Before that, the root half makes the files sshd and the
+# can create and write files where the SSH user may, but not read, list, mkdir,
+# rename, remove, symlink, link or chmod. Before that, the root half makes the files sshd and the
 # login shell read for this user root-owned (protect), so an upload cannot replace
 # them. `internal-sftp` cannot be exec'd, so it is refused.
 set -eu
@@ -37,9 +37,10 @@ SELF=$BASE/dispatch
 PATH=/run/wrappers/bin:/run/current-system/sw/bin:/usr/bin:/bin
 export PATH
 VERBS="receive deploy verify rollback status generations probe secrets authorize"
-# pkg/sftp's Stat and Create, writes and Close (pulumi-command remote/copy.go), and what an
-# SFTP client asks first (realpath of "."); nothing that makes, moves or removes a name.
-SFTP_REQUESTS=open,close,write,stat,lstat,fstat,realpath
+# Exactly what pulumi-command's CopyToRemote of one file sends (remote/copyController.go with
+# pkg/sftp v1.13: INIT, then Stat, Create = open, writes, Close; no realpath, lstat, fstat, setstat
+# or mkdir; tools/providers/README.md). Nothing that reads, lists, makes, moves or removes a name.
+SFTP_REQUESTS=open,close,write,stat
 
 key=""
 root=0
@@ -101,7 +102,7 @@ check() {
       hash_arg "$1"
       int_arg KEEP_RELEASES "$2"
       ;;
-    deploy | verify | secrets)
+    deploy | verify)
       [ "$#" -ge 1 ] || refuse "$verb takes the release hash first"
       hash_arg "$1"
       h=$1
@@ -116,7 +117,6 @@ check() {
           # A health check is the user's own check from stack config; it runs as root,
           # like everything the NixOS configuration itself declares.
           "verify --http" | "verify --command") ;;
-          secrets\ --*) safe_word "$1" "$2" ;;
           *) refuse "$verb: unknown argument '$1'" ;;
         esac
         shift 2
@@ -136,7 +136,8 @@ check() {
         *) refuse "generations takes only [--keep N]" ;;
       esac
       ;;
-    status | probe) [ "$#" = 0 ] || refuse "$verb takes no arguments" ;;
+    # secrets: the values come on stdin only, never as arguments.
+    status | probe | secrets) [ "$#" = 0 ] || refuse "$verb takes no arguments" ;;
     authorize)
       case "$#" in 1 | 2) ;; *) refuse "authorize takes ED25519-BASE64 [CIDRS]" ;; esac
       case "$1" in AAAAC3NzaC1lZDI1NTE5AAAAI*) ;; *) refuse "authorize takes the base64 of an ssh-ed25519 public key" ;; esac
@@ -265,13 +266,13 @@ run() {
         [ "$f" = "$up" ] || rm -f "$f"
       done
       ;;
-    deploy | verify | secrets)
+    deploy | verify)
       r=$(release_of "$1")
       shift
       [ -f "$r/.nhs/$verb.sh" ] || refuse "release $r has no .nhs/$verb.sh"
       exec sh "$r/.nhs/$verb.sh" "$@"
       ;;
-    rollback | status | generations)
+    rollback | status | generations | secrets)
       [ -f "$BASE/current/.nhs/$verb.sh" ] || refuse "no release is current on this host yet"
       exec sh "$BASE/current/.nhs/$verb.sh" "$@"
       ;;
@@ -310,7 +311,7 @@ fi
 [ "$#" -ge 1 ] || refuse "no verb given; verbs: $VERBS"
 check "$@"
 case "$1" in
-  deploy | verify | secrets | receive) rel=$2 ;;
+  deploy | verify | receive) rel=$2 ;;
   *) rel=$(readlink "$BASE/current" 2>/dev/null || echo none); rel=${rel##*/} ;;
 esac
 audit notice "verb=$1 release=$rel key=${key:-none} user=$who from=$caller"

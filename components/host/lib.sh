@@ -312,3 +312,8 @@ field() {
     for (n = 2; n <= NF; n++) if (index($n, k "=") == 1) { print substr($n, length(k) + 2); exit }
   }' "$1"
 }
+
+# Events, metrics and notifications (events.sh). The sync bootstrap unpacks only
+# receive.sh and lib.sh; receive.sh records its event with the unpacked release's event.sh.
+# shellcheck source-path=SCRIPTDIR source=events.sh
+[ ! -f "$HERE/events.sh" ] || . "$HERE/events.sh"

@@ -78,4 +78,5 @@ if [ "$keep" -gt 0 ]; then
     rm -rf "${releases:?}/$d"
   done
 fi
+EV_RELEASE=$hash EV_COMMIT="" sh "$dest/.nhs/event.sh" received ok "" "" "" "release $hash received" || true
 result "status=ok release=$dest hash=$hash"

@@ -61,15 +61,20 @@ fi
 from=$(kv "$PENDING" generation)
 [ -n "$from" ] || from=$cur
 tmo=$(kv "$PENDING" timeout)
+reason=manual
+[ "$watchdog" = 0 ] || reason=watchdog
+[ "$watchdog" = 0 ] || event watchdog-fired firing "$from" "$to" watchdog "generation $from not confirmed within ${tmo:-the confirm timeout}s; rolling back to $to"
+t_rb=$(date +%s)
 
 step "rollback from generation $from to $to"
 if ! restore "$to" "$mode"; then
   log "ROLLBACK FAILED: the host is NOT on generation $to; a human must look at it"
-  finish 4 "status=rollback-failed generation=$(current_generation) report=ROLLBACK FAILED: rolling back from generation $from to $to failed; host needs a human"
+  finish_ev failed "$reason" 4 "status=rollback-failed previous=$from generation=$(current_generation) report=ROLLBACK FAILED: rolling back from generation $from to $to failed; host needs a human"
 fi
 watchdog_disarm
 rm -f "$PENDING"
+event_phase rollback "$(($(date +%s) - t_rb))"
 if [ "$watchdog" = 1 ]; then
-  finish 0 "status=rolled-back trigger=watchdog previous=$from generation=$to report=generation $from not confirmed within ${tmo:-the confirm timeout}s; watchdog rolled back from generation $from to $to"
+  finish_ev rolled-back watchdog 0 "status=rolled-back trigger=watchdog previous=$from generation=$to report=generation $from not confirmed within ${tmo:-the confirm timeout}s; watchdog rolled back from generation $from to $to"
 fi
-finish 0 "status=rolled-back trigger=manual previous=$from generation=$to report=rolled back from generation $from to $to"
+finish_ev rolled-back manual 0 "status=rolled-back trigger=manual previous=$from generation=$to report=rolled back from generation $from to $to"

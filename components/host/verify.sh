@@ -133,7 +133,8 @@ run_checks() {
 }
 
 failed_ids() { cut -f1 "$tmp/failed" | paste -sd, -; }
-failed_why() { cut -f2 "$tmp/failed" | paste -sd';' - | sed 's/;/; /g'; }
+# Each reason verbatim, joined by "; " (a check command may contain ';' itself).
+failed_why() { cut -f2 "$tmp/failed" | awk 'NR > 1 { printf "; " } { printf "%s", $0 }'; }
 
 # The most this run holds the lock: every check timing out on every retry, twice
 # (before and after a rollback), plus the rollback's switch. The watchdog waits no
@@ -142,6 +143,8 @@ per_round=$((total * timeout))
 checks_max=$((retries * per_round + (retries - 1) * interval))
 step "lock"
 lock_acquire 30 "$((2 * checks_max + $(act_timeout) + 60))"
+metrics_units "$(awk -F '\t' '$1 == "unit" { print $2 }' "$checks" | oneline)"
+t_verify=$(date +%s)
 
 if [ ! -f "$PENDING" ]; then
   # Nothing to confirm. If the watchdog already rolled back, the deploy this verify
@@ -160,7 +163,7 @@ if [ ! -f "$PENDING" ]; then
     record_deployed
     finish 0 "status=ok generation=$g checks=$total report=all $total checks pass on generation $g"
   fi
-  finish 1 "status=failed generation=$g failed=$(failed_ids) report=$(failed_why); nothing was pending, nothing rolled back"
+  finish_ev failed verify 1 "status=failed previous=$g generation=$g failed=$(failed_ids) report=$(failed_why); nothing was pending, nothing rolled back"
 fi
 
 g1=$(kv "$PENDING" generation)
@@ -174,16 +177,19 @@ if run_checks "$since"; then
   watchdog_disarm
   rm -f "$PENDING"
   record_deployed
-  finish 0 "status=ok generation=$g1 checks=$total report=all $total checks pass on generation $g1"
+  event_phase verify "$(($(date +%s) - t_verify))"
+  finish_ev verified "" 0 "status=ok previous=$g0 generation=$g1 checks=$total report=all $total checks pass on generation $g1"
 fi
 failed=$(failed_ids)
 why=$(failed_why)
 log "checks failed on generation $g1: $why"
+event_phase verify "$(($(date +%s) - t_verify))"
+t_rb=$(date +%s)
 
 step "rollback to $g0"
 if ! restore "$g0" "$mode"; then
   log "ROLLBACK FAILED: host $name is NOT on generation $g0; the watchdog stays armed; a human must look at it"
-  finish 4 "status=rollback-failed generation=$(current_generation) failed=$failed report=ROLLBACK FAILED: $why; rolling back from generation $g1 to $g0 failed; host needs a human"
+  finish_ev failed verify 4 "status=rollback-failed previous=$g1 generation=$(current_generation) failed=$failed report=ROLLBACK FAILED: $why; rolling back from generation $g1 to $g0 failed; host needs a human"
 fi
 watchdog_disarm
 rm -f "$PENDING"
@@ -193,4 +199,5 @@ if run_checks "$(date +%s)"; then
 else
   after="still failing on $g0: $(failed_why)"
 fi
-finish 1 "status=rolled-back generation=$g0 failed=$failed report=$why; rolled back from generation $g1 to $g0; $after"
+event_phase rollback "$(($(date +%s) - t_rb))"
+finish_ev rolled-back verify 1 "status=rolled-back previous=$g1 generation=$g0 failed=$failed report=$why; rolled back from generation $g1 to $g0; $after"

@@ -30,14 +30,13 @@ export function renderVerb(verb: Verb, args: readonly string[] = []): string {
 /** A host script of the release as its verb: deploy/verify name the release, the others use current. */
 export function renderHostScript(hash: string, script: string, args: readonly string[]): string {
   const verb = script.replace(/\.sh$/, "") as Verb;
-  if (verb === "deploy" || verb === "verify" || verb === "secrets") {
+  if (verb === "deploy" || verb === "verify") {
     releaseDir(hash);
     return renderVerb(verb, [hash, ...args]);
   }
   return renderVerb(verb, args);
 }
 
-/**
 /**
  * Where ConfigSync uploads a release (CopyToRemote, SFTP as the SSH user): a file in the user's home,
  * the SFTP server's default directory (relative SFTP paths resolve there), named by the hash. The
@@ -68,6 +67,8 @@ export interface DeployArgs {
   activationTimeoutSeconds: number;
   keepGenerations: number;
   minFreeMb: number;
+  /** The git commit the release was packed from (lib/gitCommit.ts commitLabel), for the host's events. */
+  commit?: string;
 }
 
 export function deployArguments(a: DeployArgs): string[] {
@@ -79,6 +80,7 @@ export function deployArguments(a: DeployArgs): string[] {
     "--activation-timeout", String(a.activationTimeoutSeconds),
     "--keep-generations", String(a.keepGenerations),
     "--min-free-mb", String(a.minFreeMb),
+    ...(a.commit !== undefined ? ["--commit", a.commit] : []),
   ];
 }
 

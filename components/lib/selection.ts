@@ -14,6 +14,7 @@ export const SERVER_RESOURCE_SUFFIXES = [
   "key-authorization-login-test",
   "config-sync-upload",
   "config-sync",
+  "secrets",
   "probe",
   "rebuild",
   "verify",

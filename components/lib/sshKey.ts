@@ -76,6 +76,18 @@ export function openSshKeyPairFromSeed(seed: Buffer, comment: string): OpenSshKe
   return { privateKey, publicKey };
 }
 
+/**
+ * The same key as a PKCS#8 PEM ("PRIVATE KEY"): 119 bytes where the OpenSSH text takes about 400.
+ * pulumi-command parses it (golang.org/x/crypto/ssh ParseRawPrivateKey: "PRIVATE KEY" is
+ * x509.ParsePKCS8PrivateKey), and every resource keeps its connection twice in state, encrypted, so
+ * the connections carry this form. OpenSSH's own `ssh -i` (9.2) refuses it: HostProbe gets the
+ * OpenSSH text.
+ */
+export function pkcs8PemFromSeed(seed: Buffer): string {
+  if (seed.length !== 32) throw new Error(`ed25519 seed must be 32 bytes, got ${seed.length}`);
+  return `-----BEGIN PRIVATE KEY-----\n${Buffer.concat([PKCS8_ED25519_PREFIX, seed]).toString("base64")}\n-----END PRIVATE KEY-----\n`;
+}
+
 /** The deploy key's forced command on every host (components/host/dispatch.sh). */
 export const DISPATCHER = "/var/lib/nixos-home-server/dispatch";
 

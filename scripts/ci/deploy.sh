@@ -9,4 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 
-summarized "### pulumi up: $stack" up --stack "$stack" --refresh --yes --skip-preview --non-interactive --continue-on-error
+status=0
+(summarized "### pulumi up: $stack" up --stack "$stack" --refresh --yes --skip-preview --non-interactive --continue-on-error) || status=$?
+pulumi stack output servers --json --stack "$stack" 2>/dev/null | node "$here/event-summary.mjs" "$stack" || true
+exit "$status"

@@ -25,19 +25,27 @@ const keyLines = async () => (await host.mustRun(`cat /home/${host.bootstrapUser
 
 describe("two stacks, one host", () => {
   it("deploying at the same moment: both keys stay, the second fails on the host's deploy lock, then succeeds", async () => {
-    const [ra, rb] = await Promise.all([a.up(), b.up()]);
-    const results = [ra, rb];
-    // Exactly one got the host; the other failed on the host's lock or on the first one's
-    // unconfirmed deploy, never on authentication.
-    expect(results.filter((r) => r.ok)).toHaveLength(1);
-    const loser = results.find((r) => !r.ok)!;
+    // Forced overlap, not a race: alpha's generation activates slowly, and beta starts once alpha's
+    // deploy has begun on the host, so beta reaches the host while alpha holds it.
+    a.setReleaseFault(host.name, "slow-activation:20");
+    const upA = a.up();
+    const deployStarted = async () => (await host.run("grep -c deploy-started /var/lib/nixos-home-server/events.jsonl")).stdout.trim() === "1";
+    for (let i = 0; i < 600 && !(await deployStarted()); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await deployStarted()).toBe(true);
+    const [ra, rb] = await Promise.all([upA, b.up()]);
+    a.setReleaseFault(host.name, "");
+    // Alpha got the host; beta failed on the host's lock or on alpha's unconfirmed deploy, never
+    // on authentication.
+    expect(ra.error ?? "").toBe("");
+    expect(rb.ok).toBe(false);
+    const loser = rb;
     expect(loser.error).toMatch(/deploy lock held by deploy pid \d+ since \d+; another deploy is running|is not confirmed yet and its watchdog is armed; run verify or rollback first/);
     expect(loser.error).not.toMatch(/unable to authenticate|handshake failed/);
     const lines = await keyLines();
     expect(lines.filter((l) => l.endsWith(" nhs-deploy@alpha/acc1"))).toHaveLength(1);
     expect(lines.filter((l) => l.endsWith(" nhs-deploy@beta/acc1"))).toHaveLength(1);
     // The loser retries and gets through with its own key, after the winner's deploy.
-    const retry = await (loser === ra ? a : b).up();
+    const retry = await b.up();
     expect(retry.error ?? "").toBe("");
     expect(retry.ok).toBe(true);
     expect(await keyLines()).toEqual(lines);

@@ -1,6 +1,7 @@
-// End to end, secrets: unique canaries with quotes, $, ; and a backslash as a bootstrap password and
-// a key passphrase; preview, up, a failing up and `stack export`; then every text, file and process
-// list a leak could reach is searched. Zero hits outside encrypted state.
+// End to end, secrets: unique canaries with quotes, $, ; and a backslash as a bootstrap password, a
+// key passphrase, an uploaded secret and two notification credentials (webhook URL, SMTP password);
+// preview, up, a failing up and `stack export`; then every text, file and process list a leak could
+// reach is searched. Zero hits outside encrypted state and the secrets' own root-only files.
 import { execFile, execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
@@ -10,13 +11,17 @@ import { SimHost, startHosts } from "../harness/hosts";
 import { E2EProject } from "../harness/project";
 
 const tag = randomUUID().slice(0, 8);
-// The prefixes are what is searched: an escaped or re-quoted copy still carries them. Once the
-// secrets mechanism and the notifications (issue 10) are in, plant an uploaded secret and a
-// notification credential the same way and add their prefixes here; the searches below then
-// cover them too (their root-only files under /var/lib/nixos-home-server/secrets excepted).
+// The prefixes are what is searched: an escaped or re-quoted copy still carries them.
 const PASSWORD = `CanaryPw${tag}'"$HOME;\\x`;
 const PASSPHRASE = `CanaryPp${tag}"'$(id);\\y`;
-const needles = [`CanaryPw${tag}`, `CanaryPp${tag}`];
+const SECRET = `CanarySecret${tag}'"$PATH;\\s`;
+// Nothing listens on the hosts' own loopback port 9: every delivery fails, so the failure paths
+// (notify-failed events, spool, retries) are searched too.
+const HOOK = `http://127.0.0.1:9/CanaryHook${tag}/'"$x;\\h`;
+const SMTP_PASSWORD = `CanarySmtp${tag}'"$(id);\\m`;
+const needles = [`CanaryPw${tag}`, `CanaryPp${tag}`, `CanarySecret${tag}`, `CanaryHook${tag}`, `CanarySmtp${tag}`];
+/** Where the uploaded secret and the notification credentials belong: root-only files. */
+const SECRETS_DIR = "/var/lib/nixos-home-server/secrets";
 
 let hosts: SimHost[];
 let project: E2EProject;
@@ -55,8 +60,17 @@ beforeAll(async () => {
   project = await E2EProject.create(hosts, {
     stack: "canary",
     parallelism: 2,
-    servers: { can2: { bootstrap: { keyFile: { path: keyFile, passphrase: { secretKey: "can2Passphrase" } } } } },
-    secrets: { can1Password: PASSWORD, can2Passphrase: PASSPHRASE },
+    servers: {
+      can1: { secrets: [{ name: "app-token", secretKey: "can1App" }] },
+      can2: { bootstrap: { keyFile: { path: keyFile, passphrase: { secretKey: "can2Passphrase" } } } },
+    },
+    fleet: {
+      notify: {
+        webhook: { url: { secretKey: "hookUrl" } },
+        email: { smtpUrl: "smtp://127.0.0.1:9", from: "nhs@home.arpa", to: ["me@home.arpa"], user: "nhs", password: { secretKey: "smtpPassword" } },
+      },
+    },
+    secrets: { can1Password: PASSWORD, can2Passphrase: PASSPHRASE, can1App: SECRET, hookUrl: HOOK, smtpPassword: SMTP_PASSWORD },
   });
   // The stack and its secret config are set up before the sampling: the Automation API's setConfig
   // passes the value in `pulumi config set`'s argv (a user types it at the prompt instead).
@@ -128,9 +142,15 @@ describe("canaries", () => {
     expect(samples.length).toBeGreaterThan(10);
     for (const s of samples) for (const n of needles) expect(s.includes(n)).toBe(false);
     // On each host: the releases, state, deploy log, sshd log, journal, and the users' files.
+    const patterns = needles.map((n) => `-e '${n}'`).join(" ");
     for (const h of hosts) {
-      const grep = await h.run(`grep -rlF -e '${needles[0]}' -e '${needles[1]}' /var/lib/nixos-home-server /var/lib/nhs-sim /home /etc/ssh /etc/sudoers.d /tmp; true`);
-      expect(grep.stdout.trim(), h.name).toBe("");
+      const grep = await h.run(`grep -rlF ${patterns} /var/lib/nixos-home-server /var/lib/nhs-sim /home /etc /tmp /run; true`);
+      const found = grep.stdout.split("\n").filter(Boolean).sort();
+      // Only the secrets' own files hold them: the uploaded secret on can1, the notification
+      // credentials on both, each root-owned and readable by root alone.
+      const expected = [...(h.name === "can1" ? [`${SECRETS_DIR}/app-token`] : []), `${SECRETS_DIR}/nhs-notify-smtp-password`, `${SECRETS_DIR}/nhs-notify-webhook-url`];
+      expect(found, h.name).toEqual(expected);
+      for (const f of expected) expect((await h.mustRun(`stat -c '%U:%G %a' '${f}'`)).trim(), f).toBe("root:root 400");
       const journal = await h.mustRun("journalctl -o cat");
       for (const n of needles) expect(journal.includes(n)).toBe(false);
     }
@@ -140,7 +160,8 @@ describe("canaries", () => {
     const out = await cliText(["preview", "--debug", "--non-interactive", "--stack", "canary"]);
     expect(out).toMatch(/RegisterResource RPC finished: .*resp: \[payload not logged by nixos-home-server: it may hold secrets\]/);
     // Where a leak would come from (the text before it, never the key itself).
-    const where = out.split("\n").filter((l) => l.includes("BEGIN OPENSSH")).map((l) => l.slice(0, l.indexOf("BEGIN OPENSSH")).slice(-200));
+    // "PRIVATE KEY": the OpenSSH text (HostProbe) and the PKCS#8 PEM (the connections) alike.
+    const where = out.split("\n").filter((l) => l.includes("PRIVATE KEY")).map((l) => l.slice(0, l.indexOf("PRIVATE KEY")).slice(-200));
     expect(where).toEqual([]);
     for (const n of needles) expect(out.includes(n)).toBe(false);
   });

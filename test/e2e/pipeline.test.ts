@@ -43,6 +43,8 @@ describe("CI step scripts", () => {
         const d = await step("deploy.sh");
         expect(d.code, d.stderr + d.stdout).toBe(0);
         expect(await host.generation()).toBe(2);
+        // Each server's last deploy event, as a table in the job summary.
+        expect(fs.readFileSync(summary, "utf8")).toMatch(/### Last deploy events: ci\n\n\| server \| event [^\n]*\n\|---[^\n]*\n\| ci1 \| verified \| ok \| 1 → 2 \| activate \d+s, verify \d+s, total \d+s \|/);
         const c = await step("check.sh");
         expect(c.code, c.stderr + c.stdout).toBe(0);
         expect(c.stdout).toMatch(/ci: ci1 generation 2 \/nix\/store\/\S+: all \d+ checks pass on generation 2/);

@@ -24,6 +24,8 @@ export interface ServerOverrides {
     /** Instead of the host's bootstrap password (secret config `<name>Password`). */
     bootstrap?: Record<string, unknown>;
     tags?: string[];
+    /** The server's `secrets` entries (their values are `secrets` of ProjectOptions). */
+    secrets?: Record<string, unknown>[];
 }
 
 export interface ProjectOptions {
@@ -136,6 +138,7 @@ export class E2EProject {
                 perDialTimeoutSeconds: o.perDialTimeoutSeconds ?? 5,
                 dialErrorLimit: o.dialErrorLimit ?? 2,
                 ...(o.deployKeyRotation !== undefined ? { deployKeyRotation: o.deployKeyRotation } : {}),
+                ...(o.secrets !== undefined ? { secrets: o.secrets } : {}),
             };
         });
         const config = {

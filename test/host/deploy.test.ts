@@ -31,7 +31,10 @@ describe("deploy + verify", () => {
 
     const v = await run(host, hash, "verify.sh", verifyArgs(host));
     expect(v.code, v.stderr).toBe(0);
-    expect(v.res).toEqual({ status: "ok", generation: String(g0 + 1), checks: "7", report: `all 7 checks pass on generation ${g0 + 1}` });
+    expect(v.res).toEqual({
+      status: "ok", previous: String(g0), generation: String(g0 + 1), checks: "7", event: "verified",
+      durations: expect.stringMatching(/^activate:\d+,verify:\d+,total:\d+$/), commit: "unknown", report: `all 7 checks pass on generation ${g0 + 1}`,
+    });
     expect(await host.generation()).toBe(g0 + 1);
     await expectHealthy(host);
     expect((await run(host, hash, "status.sh")).res).toMatchObject({ watchdog: "none", pending: "none", last: "ok" });

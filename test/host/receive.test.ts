@@ -30,7 +30,7 @@ describe("receive.sh", () => {
     expect(await link("previous")).toBe("");
     expect((await host.run(`test -f ${BASE}/current/nixos/old-only.nix && test -f ${BASE}/current/.nhs/deploy.sh`)).code).toBe(0);
     // the receive temp dir is gone (tmp/ is left empty), no half-unpacked .tmp is left; dispatch is the deploy key's forced command
-    expect((await host.mustRun(`ls -1 ${BASE}`)).split("\n").filter(Boolean).sort()).toEqual(["current", "dispatch", "releases", "state", "tmp"]);
+    expect((await host.mustRun(`ls -1 ${BASE}`)).split("\n").filter(Boolean).sort()).toEqual(["current", "dispatch", "events.jsonl", "metrics", "releases", "state", "tmp"]);
     expect(await host.mustRun(`ls -A ${BASE}/tmp`)).toBe("");
   });
 
@@ -77,7 +77,7 @@ describe("receive.sh", () => {
     expect(res.status).toBe("precondition-failed");
     expect(res.report).toMatch(/^bad release: sha256 of the received tarball is [0-9a-f]{64}, expected 0{64}/);
     expect(await link("current")).toBe(cur);
-    expect((await host.mustRun(`ls -1 ${BASE}`)).split("\n").filter(Boolean).sort()).toEqual(["current", "dispatch", "previous", "releases", "state", "tmp"]);
+    expect((await host.mustRun(`ls -1 ${BASE}`)).split("\n").filter(Boolean).sort()).toEqual(["current", "dispatch", "events.jsonl", "metrics", "previous", "releases", "state", "tmp"]);
     expect(await host.mustRun(`ls -A ${BASE}/tmp`)).toBe("");
   });
 

@@ -328,6 +328,28 @@ describe("host files (stand-in evaluation of throwaway hosts)", () => {
     expect(hosts.empty.failedAssertions).toEqual([expect.stringContaining("there is nothing to back up")]);
   });
 
+  it("database and Samba passwords come from secret files by path, never from the store", () => {
+    const lines = [
+      '  homeServer.network.interface = "eth0";',
+      '  homeServer.services.database = { enable = true; databases = [ "app" ]; passwordSecrets.app = "postgres-app"; };',
+      '  homeServer.services.samba = { enable = true; users.alice = "samba-alice"; };',
+    ].join("\n");
+    const plain = '  homeServer.network.interface = "eth0";\n  homeServer.services.database.enable = true;\n';
+    const units = withFlakeCopy({ pw: { "default.nix": hostModule("pw", lines, "") }, nopw: { "default.nix": hostModule("nopw", plain, "") } }, (dir) =>
+      nixEval(flakeExpr(dir, `{ pg = c.systemd.services.homeserver-postgresql-passwords or null; smb = c.systemd.services.homeserver-samba-passwords or null; }`)),
+    );
+    expect(units.pw.pg.serviceConfig.User).toBe("postgres");
+    expect(units.pw.pg.script).toContain("\\set pw `cat /var/lib/nixos-home-server/secrets/postgres-app`");
+    expect(units.pw.pg.script).toContain(`ALTER ROLE "app" WITH PASSWORD :'pw';`);
+    expect(units.pw.pg.script).toContain("SET log_min_error_statement = PANIC;");
+    expect(units.pw.smb.script).toContain("pw=$(cat /var/lib/nixos-home-server/secrets/samba-alice)");
+    expect(units.pw.smb.script).toContain(`printf '%s\\n%s\\n' "$pw" "$pw" | smbpasswd -s -a alice`);
+    // Nothing to set, no unit (the stand-in keeps a skeleton of null leaves where every definition
+    // is mkIf false; nixpkgs' attrsOf drops the name).
+    expect(units.nopw.pg?.script ?? null).toBeNull();
+    expect(units.nopw.smb?.script ?? null).toBeNull();
+  });
+
   it("a misspelt option of ours is an error, as in NixOS", () => {
     const typo = '  homeServer.network.interface = "eth0";\n  homeServer.services.samab.enable = true;\n';
     const err = withFlakeCopy({ typo: { "default.nix": hostModule("typo", typo, "") } }, (dir) => nixEvalError(flakeExpr(dir, "c.homeServer.services")));

@@ -47,6 +47,7 @@ let
     filterAttrs = pred: set: listToAttrs (filter (x: pred x.name x.value) (map (name: { inherit name; value = set.${name}; }) (attrNames set)));
     mapAttrs = mapAttrs;
     mapAttrsToList = f: set: map (name: f name set.${name}) (attrNames set);
+    concatStrings = builtins.concatStringsSep "";
     attrValues = set: map (name: set.${name}) (attrNames set);
     optional = cond: x: if cond then [ x ] else [ ];
     optionals = cond: xs: if cond then xs else [ ];
@@ -79,6 +80,8 @@ let
     # nixos/modules/services/network-filesystems/samba.nix: TCP 139 445, UDP 137 138.
     ({ config, ... }: let cfg = config.services.samba; in {
       options.services.samba.openFirewall = mkOption { type = types.bool; default = false; };
+      # package defaults to pkgs.samba (smbpasswd is in its bin/).
+      options.services.samba.package = mkOption { type = types.path; default = "/nix/store/stub-samba"; };
       config.networking.firewall = mkIf (cfg.enable == true && cfg.openFirewall) {
         allowedTCPPorts = [ 139 445 ];
         allowedUDPPorts = [ 137 138 ];

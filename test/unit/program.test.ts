@@ -1,7 +1,7 @@
 // The whole program under Pulumi mocks: graph shape, dependencies, fleet lanes and secrets.
 import * as pulumi from "@pulumi/pulumi";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { openSshKeyPairFromSeed } from "../../components/lib/sshKey";
+import { openSshKeyPairFromSeed, pkcs8PemFromSeed } from "../../components/lib/sshKey";
 import { hostKeyFor, server } from "./fixtures";
 
 const PASSWORD = "bootstrap-password-do-not-leak";
@@ -122,12 +122,18 @@ describe("one server", () => {
         "command:remote:Command nixos-staging-key-authorization-login-test",
         "command:remote:CopyToRemote nixos-staging-config-sync-upload",
         "command:remote:Command nixos-staging-config-sync",
+        // Even with nothing to upload: an empty list is how the last secret leaves the host.
+        "command:remote:Command nixos-staging-secrets",
         "pulumi-nodejs:dynamic/nixos-home-server:HostProbe nixos-staging-probe",
         "command:remote:Command nixos-staging-rebuild",
         "command:remote:Command nixos-staging-verify",
       ]),
     );
-    expect(registrations.filter((r) => r.type !== "pulumi:pulumi:Stack")).toHaveLength(13);
+    expect(registrations.filter((r) => r.type !== "pulumi:pulumi:Stack")).toHaveLength(14);
+    // Nothing to upload: an empty (still secret) stdin, which removes whatever an earlier run left.
+    const emptySecrets = byName("nixos-staging-secrets").inputs.stdin as Record<string, unknown>;
+    expect(emptySecrets[SECRET_SIG]).toBeTruthy();
+    expect(emptySecrets.value).toBe("");
     for (const child of ["nixos-staging-deploy-key", "nixos-staging-key-authorization", "nixos-staging-config-sync", "nixos-staging-rebuild", "nixos-staging-verify"]) {
       expect(byName(child).parent).toMatch(/NixosServer::nixos-staging$/);
     }
@@ -186,7 +192,7 @@ describe("deploy key rotation", () => {
     const rotate = byName("nixos-staging-key-authorization-rotate");
     expect(rotate.inputs.create).toBe(`/var/lib/nixos-home-server/dispatch authorize '${keyOf("nixos-staging-deploy-key-seed-even").publicKey.split(" ")[1]}'`);
     const conn = rotate.inputs.connection as { value: { privateKey: { value: string } } };
-    expect(JSON.stringify(conn)).toContain(keyOf("nixos-staging-deploy-key-seed").privateKey.split("\n")[1]);
+    expect(JSON.stringify(conn)).toContain(pkcs8PemFromSeed(seedFor("nixos-staging-deploy-key-seed")).split("\n")[1]);
     expect(deps("nixos-staging-key-authorization-login-test")).toContain("nixos-staging-key-authorization-rotate");
     expect(byName("nixos-staging-key-authorization-install").ignoreChanges.sort()).toEqual(["connection", "create"]);
     // A first install at rotation 2 puts both keys in, so the rotation step works on a new host too.
@@ -220,7 +226,7 @@ describe("three servers", () => {
 
   // No server depends on another (the engine would skip a failed server's dependents); a server
   // is registered once an earlier one settled, so parallelism bounds the servers in flight.
-  const serversOf = (deps: (n: string) => string[], step: string) => deps(step).map((d) => d.replace(/-(deploy-key-seed(?:-even)?|key-authorization-.*|config-sync(?:-upload)?|probe|rebuild|verify)$/, ""));
+  const serversOf = (deps: (n: string) => string[], step: string) => deps(step).map((d) => d.replace(/-(deploy-key-seed(?:-even)?|key-authorization-.*|config-sync(?:-upload)?|secrets|probe|rebuild|verify)$/, ""));
   const index = (registrations: Registration[], name: string) => registrations.findIndex((r) => r.name === name);
 
   it("parallelism 2 starts two servers, then the third once one of them settled", async () => {
@@ -250,7 +256,10 @@ describe("three servers", () => {
   });
 
   it("npm run deploy's targets cover every resource of a server and none of another's", async () => {
-    const { registrations } = await runProgram(three(), { parallelism: 3 }, { pw: PASSWORD });
+    // One server with a secret, so its secrets command is registered too.
+    const servers = [server("nixos-staging", { secrets: [{ name: "app-token", secretKey: "app" }] }), ...three().slice(1)];
+    const { registrations } = await runProgram(servers, { parallelism: 3 }, { pw: PASSWORD, app: "app-value" });
+    expect(registrations.map((r) => r.name)).toContain("nixos-staging-secrets");
     const { serverOf } = await import("../../components/lib/selection");
     const names = ["nixos-staging", "nixos-prod", "nixos-backup"];
     for (const r of registrations.filter((x) => x.type !== "pulumi:pulumi:Stack")) {
@@ -264,7 +273,8 @@ describe("three servers", () => {
     const privateKeys = ["nixos-staging", "nixos-prod", "nixos-backup"].map(
       (n) => openSshKeyPairFromSeed(seedFor(`${n}-deploy-key-seed`), `nhs-deploy@unit/${n}`).privateKey,
     );
-    const forbidden = [PASSWORD, ...privateKeys, ...privateKeys.map((k) => k.split("\n")[1])];
+    const pkcs8 = ["nixos-staging", "nixos-prod", "nixos-backup"].map((n) => pkcs8PemFromSeed(seedFor(`${n}-deploy-key-seed`)));
+    const forbidden = [PASSWORD, ...privateKeys, ...privateKeys.map((k) => k.split("\n")[1]), ...pkcs8.map((k) => k.split("\n")[1])];
     // Secret-wrapped values are encrypted in state; everything outside them must be free of secrets.
     const unwrapSecrets = (_k: string, v: unknown) => (v && typeof v === "object" && SECRET_SIG in v ? "[secret]" : v);
     for (const r of registrations) {
@@ -280,7 +290,9 @@ describe("three servers", () => {
     expect(install.value.hostKey).toBe(hostKeyFor("nixos-staging"));
     const sync = byName("nixos-backup-config-sync").inputs.connection as { value: Record<string, unknown> };
     expect(sync.value.port).toBe(2222);
-    expect(JSON.stringify(sync)).toContain(privateKeys[2].split("\n")[1]);
+    // Connections carry the PKCS#8 form (shorter in state); HostProbe the OpenSSH text, both secret.
+    expect(JSON.stringify(sync)).toContain(pkcs8[2].split("\n")[1]);
+    expect(JSON.stringify(byName("nixos-backup-probe").inputs.privateKey)).toContain(privateKeys[2].split("\n")[1]);
     expect(byName("nixos-staging-deploy-key-seed").additionalSecretOutputs).toEqual(expect.arrayContaining(["base64", "hex"]));
   });
 
@@ -289,6 +301,37 @@ describe("three servers", () => {
     await expect(runProgram([server("nixos-staging"), server("nixos-prod")], {})).rejects.toThrow(
       /servers\[0\] "nixos-staging": nixos\/hosts\/nixos-staging\/hardware-configuration.nix is the placeholder hardware file[\s\S]*servers\[1\] "nixos-prod": nixos\/hosts\/nixos-prod\/hardware-configuration.nix is the placeholder[\s\S]*nixos-generate-config --show-hardware-config/,
     );
+  });
+
+  it("uploads secrets and notification credentials on a secret stdin before the rebuild", async () => {
+    const HOOK = "https://hooks.example.test/T0/canary-hook";
+    const SMTP = `smtp-canary-"$;\\`;
+    const APP = "app-secret-canary";
+    const notify = {
+      webhook: { url: { secretKey: "hook" } },
+      email: { smtpUrl: "smtp://mail.home.arpa:587", from: "nhs@home.arpa", to: ["me@home.arpa"], user: "nhs", password: { secretKey: "smtpPw" } },
+    };
+    const servers = [server("nixos-staging", { secrets: [{ name: "app-token", secretKey: "app", restartUnits: ["nginx.service"] }] }), server("nixos-prod")];
+    const { registrations, byName, deps, exported } = await runProgram(servers, { notify }, { hook: HOOK, smtpPw: SMTP, app: APP });
+    const unwrapSecrets = (_k: string, v: unknown) => (v && typeof v === "object" && SECRET_SIG in v ? "[secret]" : v);
+    for (const r of registrations) {
+      const text = JSON.stringify(r.inputs, unwrapSecrets);
+      for (const f of [HOOK, SMTP, APP, Buffer.from(SMTP).toString("base64")]) expect(text.includes(f), `${r.name} leaks a secret`).toBe(false);
+    }
+    const up = byName("nixos-staging-secrets");
+    expect(up.inputs.create).toBe("/var/lib/nixos-home-server/dispatch secrets");
+    const stdin = up.inputs.stdin as Record<string, unknown>;
+    expect(stdin[SECRET_SIG]).toBeTruthy();
+    const lines = String(stdin.value).trim().split("\n").map((l) => l.split("\t"));
+    expect(lines.map((l) => l[0])).toEqual(["app-token", "nhs-notify.conf", "nhs-notify-webhook-url", "nhs-notify-smtp-password"]);
+    expect(lines[0].slice(1, 5)).toEqual(["root", "root", "0400", "nginx.service"]);
+    expect(Buffer.from(lines[3][5], "base64").toString()).toBe(SMTP);
+    expect(up.additionalSecretOutputs).toContain("stdin");
+    expect(deps("nixos-staging-rebuild")).toContain("nixos-staging-secrets");
+    expect(deps("nixos-staging-secrets")).toContain("nixos-staging-config-sync");
+    expect(exported["nixos-staging"].lastEvent).toEqual({ event: "verified", result: "ok", generationFrom: 42, generationTo: 43, durations: { activate: 12 }, commit: "unknown" });
+    expect(byName("nixos-prod-secrets").inputs.stdin).toBeDefined();
+    expect(byName("nixos-staging-rebuild").inputs.create).toMatch(/ '--commit' '([0-9a-f]{40}(-dirty)?|unknown)'$/);
   });
 
   it("stops before registering any resource when config is invalid", async () => {

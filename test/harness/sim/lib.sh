@@ -64,6 +64,8 @@ unit_state() {
 
 set_unit_state() {
   mkdir -p "$(unit_dir "$1")"
+  # ActiveEnterTimestamp: when the unit last went from not active to active.
+  if [ "$2" = active ] && [ "$(unit_state "$1")" != active ]; then date +%s >"$(unit_dir "$1")/active-enter"; fi
   printf '%s\n' "$2" >"$(unit_dir "$1")/state"
 }
 

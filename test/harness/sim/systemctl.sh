@@ -1,6 +1,6 @@
 #!/bin/sh
 # Simulated systemctl over the simulator's units: is-active, is-failed, --failed,
-# start, stop, restart, reset-failed, list-units, status.
+# start, stop, restart, reset-failed, list-units, status, show -P ActiveEnterTimestamp.
 set -eu
 here=$(dirname "$(readlink -f "$0")")
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -13,6 +13,8 @@ legend=1
 quiet=0
 failed_only=0
 units=""
+prop=""
+stamp=""
 while [ "$#" -gt 0 ]; do
   case "$1" in
     --no-legend) legend=0 ;;
@@ -20,6 +22,9 @@ while [ "$#" -gt 0 ]; do
     -q | --quiet) quiet=1 ;;
     --failed | --state=failed) failed_only=1 ;;
     --type=* | --output=*) ;;
+    -P | --property) prop=$2; shift ;;
+    --value) ;;
+    --timestamp=*) stamp=${1#--timestamp=} ;;
     -*) sim_log "systemctl: unrecognized option '$1' (simulator)"; exit 1 ;;
     *)
       if [ -z "$verb" ]; then verb=$1; else units="$units $1"; fi
@@ -94,6 +99,15 @@ case "$verb" in
     for u in $units; do
       u=$(norm "$u")
       printf '* %s\n     Active: %s\n' "$u" "$(unit_state "$u")"
+    done
+    ;;
+  show)
+    # Only what the host scripts read: -P ActiveEnterTimestamp --timestamp=unix, which
+    # systemd prints as @SECONDS (empty if the unit never became active).
+    if [ "$prop" != ActiveEnterTimestamp ] || [ "$stamp" != unix ]; then sim_log "systemctl: show supports only -P ActiveEnterTimestamp --timestamp=unix (simulator)"; exit 1; fi
+    for u in $units; do
+      f=$(unit_dir "$(norm "$u")")/active-enter
+      if [ -f "$f" ]; then printf '@%s\n' "$(cat "$f")"; else echo; fi
     done
     ;;
   daemon-reload) ;;

@@ -1,11 +1,13 @@
 // remote.Command runs over SSH (remote/connection.go Dial + remote/commandOutputs.go run()).
 // Connection contents (keys, passwords) never go into messages or logs.
+import { createPrivateKey } from "node:crypto";
 import * as fs from "node:fs";
 import { Client, ClientChannel, ConnectConfig, utils } from "ssh2";
 import type { Logger } from "../common/engineLog";
 import { dialError, dialRetryStatus, reachedDialLimit, runError, setenvError, setenvLog, sshExitCause, trimOneNewline } from "./errors";
 import { describePresented, HOST_KEY_MISMATCH, hostKeyMatches, parseAuthorizedKey, ParsedKey } from "./hostKey";
 import { OutputCollector, running, RunRequest, RunResult } from "./run";
+import { openSshKeyPairFromSeed } from "../../../components/lib/sshKey";
 
 export interface Connection {
     host: string;
@@ -23,6 +25,30 @@ export interface Connection {
 // sdk/go/common/util/retry defaults, which dialWithRetry uses.
 const RETRY = { delayMs: 100, backoff: 1.5, maxDelayMs: 5000 };
 
+/**
+ * x/crypto/ssh ParseRawPrivateKey takes a "PRIVATE KEY" block (PKCS#8, x509.ParsePKCS8PrivateKey:
+ * ed25519, RSA, ECDSA; unencrypted only, as ParseRawPrivateKeyWithPassphrase has no PKCS#8 case); ssh2
+ * does not, so it gets the same key in a form it reads. Anything else is passed on unchanged.
+ */
+function fromPkcs8(pem: string): string {
+    if (!/^-----BEGIN PRIVATE KEY-----\r?\n/.test(pem)) return pem;
+    let k;
+    try {
+        k = createPrivateKey({ key: pem, format: "pem" });
+    } catch {
+        throw new Error("x509: failed to parse private key");
+    }
+    switch (k.asymmetricKeyType) {
+        case "ed25519": {
+            const der = k.export({ format: "der", type: "pkcs8" });
+            return openSshKeyPairFromSeed(Buffer.from(der.subarray(der.length - 32)), "").privateKey;
+        }
+        case "rsa": return k.export({ format: "pem", type: "pkcs1" }).toString();
+        case "ec": return k.export({ format: "pem", type: "sec1" }).toString();
+        default: throw new Error(`ssh: unsupported key type ${k.asymmetricKeyType}`);
+    }
+}
+
 /** Builds ssh2's config the way SShConfig does; errors here are not retried (as in the real one). */
 function sshConfig(c: Connection): { cfg: ConnectConfig; pinned?: ParsedKey } {
     const cfg: ConnectConfig = {
@@ -35,14 +61,15 @@ function sshConfig(c: Connection): { cfg: ConnectConfig; pinned?: ParsedKey } {
     };
     const methods: string[] = [];
     if (c.privateKey !== undefined) {
-        const parsed = utils.parseKey(c.privateKey, c.privateKeyPassword);
+        const key = c.privateKeyPassword === undefined ? fromPkcs8(c.privateKey) : c.privateKey;
+        const parsed = utils.parseKey(key, c.privateKeyPassword);
         if (parsed instanceof Error) {
             // Go's ssh.ParsePrivateKey texts; never echo the key.
             throw new Error(/passphrase/i.test(parsed.message) && c.privateKeyPassword === undefined
                 ? "ssh: this private key is passphrase protected"
                 : c.privateKeyPassword !== undefined ? "x509: decryption password incorrect" : "ssh: no key found");
         }
-        cfg.privateKey = c.privateKey;
+        cfg.privateKey = key;
         if (c.privateKeyPassword !== undefined) cfg.passphrase = c.privateKeyPassword;
         methods.push("publickey");
     }
