@@ -1,9 +1,15 @@
-// Profiling helper (not the bench): one simulated host, a first deploy and no-op ups through the
-// plain CLI with verbose engine logs in $PROF_DIR, timed with CPU. Run under the heavy lock.
+// Where the seconds go (not the bench): one simulated host, then a first deploy, no-op ups and
+// optionally a one-file change, each through the plain CLI with the engine's timed log
+// (-v=9 --logflow) in $PROF_DIR/<variant>-<run>.log. Run it under the heavy-test lock:
+//   flock /run/nhs-heavy.lock node --import tsx bench/profile.ts
+// PROF_VARIANTS (comma list, default "base"): base; typecheck (ts-node's type check back on);
+// cpuprof (CPU profiles of the program and every plugin, bench/cpu-profile.cjs).
+// PROF_NOOPS (default 2), PROF_CHANGE=1, PROF_VERBOSE=0 (no engine log), PROF_DIR (default /tmp/prof).
+// The engine's verbose log can hold secrets: these are throwaway stacks; never use it on a real one.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
-import { startHosts } from "../test/harness/hosts";
+import { SimHost, startHosts } from "../test/harness/hosts";
 import { E2EProject, FAST_HEALTH } from "../test/harness/project";
 import { pulumiExecutable } from "../scripts/pulumi-env";
 
@@ -11,16 +17,32 @@ const out = process.env.PROF_DIR ?? "/tmp/prof";
 const verbose = process.env.PROF_VERBOSE !== "0";
 const noops = Number(process.env.PROF_NOOPS ?? "2");
 
-function cli(p: E2EProject, label: string, args: string[], extraEnv: Record<string, string> = {}): void {
+/** `pulumi up` through the CLI, wall and CPU time (children included) printed, its log kept. */
+function up(p: E2EProject, label: string, env: Record<string, string>): void {
     const flags = verbose ? ["-v=9", "--logtostderr", "--logflow"] : [];
-    const t = Date.now();
-    const r = spawnSync("/usr/bin/time", ["-f", "%e wall %U user %S sys", pulumiExecutable(), ...args, ...flags], {
-        cwd: p.dir, env: { ...process.env, ...p.env(), ...extraEnv }, encoding: "utf8", maxBuffer: 1 << 30,
-    });
+    const args = ["-f", "%e wall %U user %S sys", pulumiExecutable(), "up", "--yes", "--skip-preview", "--non-interactive", "-s", p.stackName, ...flags];
+    const r = spawnSync("/usr/bin/time", args, { cwd: p.dir, env: { ...process.env, ...p.env(), PROF_DIR: out, ...env }, encoding: "utf8", maxBuffer: 1 << 30 });
     fs.writeFileSync(path.join(out, `${label}.log`), r.stderr);
-    fs.writeFileSync(path.join(out, `${label}.out`), r.stdout);
-    const times = r.stderr.trim().split("\n").pop();
-    console.log(`${label}: exit ${r.status} ${((Date.now() - t) / 1000).toFixed(2)} s (${times})`);
+    console.log(`${label}: exit ${r.status} (${r.stderr.trim().split("\n").pop()})`);
+}
+
+async function variant(hosts: SimHost[], v: string): Promise<void> {
+    const env: Record<string, string> = {};
+    if (v === "typecheck") env.PULUMI_NODEJS_TRANSPILE_ONLY = "false";
+    else if (v === "cpuprof") env.NODE_OPTIONS = `--require ${path.join(__dirname, "cpu-profile.cjs")}`;
+    else if (v !== "base") throw new Error(`unknown variant ${v}`);
+    const p = await E2EProject.create(hosts, { stack: "prof", servers: { [hosts[0].name]: { health: FAST_HEALTH } } });
+    try {
+        await p.stack();
+        up(p, `${v}-first`, env);
+        for (let i = 0; i < noops; i++) up(p, `${v}-noop${i}`, env);
+        if (process.env.PROF_CHANGE === "1") {
+            fs.appendFileSync(path.join(p.dir, "nixos", "default.nix"), "# change\n");
+            up(p, `${v}-change`, env);
+        }
+    } finally {
+        await p.remove();
+    }
 }
 
 async function main(): Promise<void> {
@@ -30,34 +52,6 @@ async function main(): Promise<void> {
         for (const v of (process.env.PROF_VARIANTS ?? "base").split(",")) await variant(hosts, v);
     } finally {
         for (const h of hosts) await h.stop();
-    }
-}
-
-async function variant(hosts: Awaited<ReturnType<typeof startHosts>>, v: string): Promise<void> {
-    console.log(`--- variant ${v}`);
-    const p = await E2EProject.create(hosts, { stack: "prof", servers: { prof1: { health: FAST_HEALTH } } });
-    const env: Record<string, string> = {};
-    if (v === "transpile") env.PULUMI_NODEJS_TRANSPILE_ONLY = "true";
-    if (v === "tsx") fs.writeFileSync(path.join(p.dir, "Pulumi.yaml"), fs.readFileSync(path.join(p.dir, "Pulumi.yaml"), "utf8").replace("typescript: true", 'typescript: false\n    nodeargs: "--import tsx"'));
-    if (v === "cpuprof") env.NODE_OPTIONS = "--require /tmp/prof/cpuprof.js";
-    const cli0 = cli;
-    const cliV = (q: E2EProject, label: string, args: string[]) => cli0(q, `${v}-${label}`, args, env);
-    try {
-        await p.stack();
-        const up = ["up", "--yes", "--skip-preview", "-s", "prof"];
-        if (process.env.PROF_SKIP_FIRST !== "1") cliV(p, "first", up);
-        else {
-            const r = await p.up();
-            console.log(`first (automation): ${r.seconds} s ok=${r.ok}`);
-        }
-        for (let i = 0; i < noops; i++) cliV(p, `noop${i}`, up);
-        if (process.env.PROF_CHANGE === "1") {
-            fs.appendFileSync(path.join(p.dir, "nixos", "default.nix"), `# change\n`);
-            cliV(p, "change", up);
-        }
-    } finally {
-        if (process.env.PROF_KEEP !== "1") await p.remove();
-        else console.log(`kept ${p.dir}`);
     }
 }
 
