@@ -4,7 +4,8 @@
 //   flock /run/nhs-heavy.lock node --import tsx bench/profile.ts
 // PROF_VARIANTS (comma list, default "base"): base; typecheck (ts-node's type check back on);
 // cpuprof (CPU profiles of the program and every plugin, bench/cpu-profile.cjs).
-// PROF_NOOPS (default 2), PROF_CHANGE=1, PROF_VERBOSE=0 (no engine log), PROF_DIR (default /tmp/prof).
+// PROF_HOSTS (default 1; that many servers, parallelism as many), PROF_NOOPS (default 2),
+// PROF_CHANGE=1, PROF_VERBOSE=0 (no engine log), PROF_DIR (default /tmp/prof).
 // The engine's verbose log can hold secrets: these are throwaway stacks; never use it on a real one.
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -31,7 +32,8 @@ async function variant(hosts: SimHost[], v: string): Promise<void> {
     if (v === "typecheck") env.PULUMI_NODEJS_TRANSPILE_ONLY = "false";
     else if (v === "cpuprof") env.NODE_OPTIONS = `--require ${path.join(__dirname, "cpu-profile.cjs")}`;
     else if (v !== "base") throw new Error(`unknown variant ${v}`);
-    const p = await E2EProject.create(hosts, { stack: "prof", servers: { [hosts[0].name]: { health: FAST_HEALTH } } });
+    const servers = Object.fromEntries(hosts.map((h) => [h.name, { health: FAST_HEALTH }]));
+    const p = await E2EProject.create(hosts, { stack: "prof", parallelism: hosts.length, servers });
     try {
         await p.stack();
         up(p, `${v}-first`, env);
@@ -47,7 +49,8 @@ async function variant(hosts: SimHost[], v: string): Promise<void> {
 
 async function main(): Promise<void> {
     fs.mkdirSync(out, { recursive: true });
-    const hosts = await startHosts(1, { names: ["prof1"] });
+    const n = Number(process.env.PROF_HOSTS ?? "1");
+    const hosts = await startHosts(n, { names: Array.from({ length: n }, (_, i) => `prof${i + 1}`) });
     try {
         for (const v of (process.env.PROF_VARIANTS ?? "base").split(",")) await variant(hosts, v);
     } finally {
