@@ -24,7 +24,8 @@ export interface HostObservation {
 
 interface ProbeState extends ProbeTarget {
     name: string;
-    observed: HostObservation;
+    /** Read by refresh only; null from create until the first refresh. */
+    observed: HostObservation | null;
     /** Set only by a refresh that found the host running something Pulumi did not deploy. */
     drifted: boolean;
 }
@@ -103,9 +104,9 @@ async function observe(name: string, t: ProbeTarget): Promise<HostObservation> {
 
 const provider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: ProbeTarget & { name: string }) {
-        const observed = await observe(inputs.name, inputs);
-        // A fresh probe is never "drifted": the Rebuild that follows it deploys anyway.
-        const outs: ProbeState = { ...inputs, observed, drifted: false };
+        // A fresh probe is never "drifted" and reads nothing: the Rebuild that follows it deploys
+        // anyway, so an SSH round trip here would only lengthen every first deploy.
+        const outs: ProbeState = { ...inputs, observed: null, drifted: false };
         const { randomUUID } = require("node:crypto") as typeof import("node:crypto");
         return { id: randomUUID(), outs };
     },
@@ -137,10 +138,10 @@ export interface HostProbeArgs {
     privateKey: pulumi.Input<string>;
 }
 
-/** Reads the host's current and last-deployed systems; replaced (with a new id) when a refresh finds drift. */
+/** On refresh, reads the host's current and last-deployed systems; replaced (with a new id) when it finds drift. */
 export class HostProbe extends pulumi.dynamic.Resource {
     // `declare`: a class field would overwrite the Outputs the base constructor set.
-    declare public readonly observed: pulumi.Output<HostObservation>;
+    declare public readonly observed: pulumi.Output<HostObservation | null>;
     declare public readonly drifted: pulumi.Output<boolean>;
 
     constructor(name: string, args: HostProbeArgs, opts?: pulumi.CustomResourceOptions) {

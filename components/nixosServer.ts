@@ -160,7 +160,7 @@ export class NixosServer extends pulumi.ComponentResource {
           activationTimeoutSeconds: s.activationTimeoutSeconds,
           keepGenerations: args.fleet.keepGenerations,
           minFreeMb: s.health.minFreeMb,
-          commit: commitLabel(gitCommit(args.root, RELEASE_SOURCES)),
+          commit: releaseCommit(args.root),
         })),
         redeployToken: this.probe.id,
       },
@@ -210,6 +210,18 @@ export class NixosServer extends pulumi.ComponentResource {
       publicKey: this.publicKey,
     });
   }
+}
+
+const commits = new Map<string, string>();
+
+/** The release sources' commit label, asked of git once per program run (three git processes), not per server. */
+function releaseCommit(root: string): string {
+  let label = commits.get(root);
+  if (label === undefined) {
+    label = commitLabel(gitCommit(root, RELEASE_SOURCES));
+    commits.set(root, label);
+  }
+  return label;
 }
 
 const trees = new Map<string, SourceTree>();

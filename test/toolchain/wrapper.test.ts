@@ -42,6 +42,7 @@ describe("pulumiEnv", () => {
     expect(env.PULUMI_BACKEND_URL).toBe(`file://${path.join(root, ".pulumi-state")}`);
     expect(fs.statSync(path.join(root, ".pulumi-state")).isDirectory()).toBe(true);
     expect(env.PULUMI_SKIP_UPDATE_CHECK).toBe("true");
+    expect(env.PULUMI_NODEJS_TRANSPILE_ONLY).toBe("true");
     expect(env.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION).toBe("true");
     expect(env.PATH.split(path.delimiter)[0]).toBe(toolchainBin());
   });
