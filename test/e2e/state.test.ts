@@ -11,7 +11,7 @@ import { E2EProject, bytesUnder, changed } from "../harness/project";
  * backend, gzip'd, no backups/ copy; see scripts/pulumi-env.ts), history included. The DIY backend
  * writes each update's whole checkpoint into .pulumi/history/, and nothing turns that off, so a deploy
  * adds one gzip'd checkpoint, its history record and their .attrs files; the stack file itself is
- * replaced. Measured: 16.1-16.5 KB for a one-server stack, 10.8 KB per server with four. About 70% of
+ * replaced. Measured: 16.1-16.6 KB for a one-server stack, 10.8 KB per server with four. About 70% of
  * a checkpoint is secret ciphertext, which gzip cannot shrink: pulumi-command keeps each remote
  * resource's whole connection encrypted in its inputs and again in its outputs (8 resources per
  * server), then HostProbe's key and provider. The issue's 8 KB target is not met; `npm run bench`
