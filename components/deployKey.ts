@@ -23,14 +23,14 @@ export class DeployKey extends pulumi.ComponentResource {
   readonly privateKey: pulumi.Output<string>;
   /** The same key as PKCS#8 PEM (secret), for pulumi-command connections: shorter in state. */
   readonly connectionKey: pulumi.Output<string>;
-  /** The key of the rotation before this one, PKCS#8 (secret): a rotation authorizes the new key with it. */
-  readonly previousConnectionKey: pulumi.Output<string>;
+  /** The key of the rotation before this one, PKCS#8 (secret): a rotation authorizes the new key with it. None at rotation 1. */
+  readonly previousConnectionKey?: pulumi.Output<string>;
   /** "ssh-ed25519 AAAA... marker": public, so it is shown in plain text. */
   readonly publicKey: pulumi.Output<string>;
-  readonly previousPublicKey: pulumi.Output<string>;
+  readonly previousPublicKey?: pulumi.Output<string>;
   /** The authorized_keys line with the deploy key's restrictions and forced command. */
   readonly authorizedKey: pulumi.Output<string>;
-  readonly previousAuthorizedKey: pulumi.Output<string>;
+  readonly previousAuthorizedKey?: pulumi.Output<string>;
 
   constructor(name: string, args: DeployKeyArgs, opts?: pulumi.ComponentResourceOptions) {
     super("nixos-home-server:index:DeployKey", name, {}, opts);
@@ -44,8 +44,10 @@ export class DeployKey extends pulumi.ComponentResource {
         { parent: this, additionalSecretOutputs: ["base64", "hex"] },
       );
     const odd = seed("seed", r.odd);
-    const even = seed("seed-even", r.even);
-    const [current, previous] = args.rotation % 2 === 1 ? [odd, even] : [even, odd];
+    // Rotation 1 has no previous key: the even seed first exists at rotation 2, so a stack that never
+    // rotates keeps one seed (each is ~0.5 KB of secrets in every checkpoint and history copy).
+    const even = r.even >= 1 ? seed("seed-even", r.even) : undefined;
+    const [current, previous] = args.rotation % 2 === 1 ? [odd, even] : [even!, odd];
     // createdOnly: a targeted run that leaves out a server never created has no bytes for it.
     const pair = (s: random.RandomBytes) =>
       createdOnly(s.base64).apply((b64) => {
@@ -53,16 +55,16 @@ export class DeployKey extends pulumi.ComponentResource {
         return { ...openSshKeyPairFromSeed(bytes, args.comment), pkcs8: pkcs8PemFromSeed(bytes) };
       });
     const now = pair(current);
-    const before = pair(previous);
+    const before = previous && pair(previous);
     this.privateKey = pulumi.secret(now.apply((p) => p.privateKey));
     this.connectionKey = pulumi.secret(now.apply((p) => p.pkcs8));
-    this.previousConnectionKey = pulumi.secret(before.apply((p) => p.pkcs8));
+    this.previousConnectionKey = before && pulumi.secret(before.apply((p) => p.pkcs8));
     // The public half is derived from the secret seed, so Pulumi taints it secret; it is public by
     // nature and must appear in command text and in the NixOS config, so it is unsecreted on purpose.
     this.publicKey = pulumi.unsecret(now.apply((p) => p.publicKey));
-    this.previousPublicKey = pulumi.unsecret(before.apply((p) => p.publicKey));
+    this.previousPublicKey = before && pulumi.unsecret(before.apply((p) => p.publicKey));
     this.authorizedKey = this.publicKey.apply((k) => authorizedKeyLine(k, args.from));
-    this.previousAuthorizedKey = this.previousPublicKey.apply((k) => authorizedKeyLine(k, args.from));
+    this.previousAuthorizedKey = this.previousPublicKey?.apply((k) => authorizedKeyLine(k, args.from));
     this.registerOutputs({ publicKey: this.publicKey, authorizedKey: this.authorizedKey });
   }
 }

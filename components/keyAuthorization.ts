@@ -9,12 +9,12 @@ export interface KeyAuthorizationArgs {
   bootstrap: types.input.remote.ConnectionArgs;
   /** The current deploy key's connection: the login test. */
   deploy: types.input.remote.ConnectionArgs;
-  /** The previous rotation's key connection: authorizes the current key when it rotated. */
-  previous: types.input.remote.ConnectionArgs;
+  /** The previous rotation's key connection: authorizes the current key when it rotated (none at rotation 1). */
+  previous?: types.input.remote.ConnectionArgs;
   user: string;
   rotation: number;
   authorizedKey: pulumi.Input<string>;
-  previousAuthorizedKey: pulumi.Input<string>;
+  previousAuthorizedKey?: pulumi.Input<string>;
   publicKey: pulumi.Input<string>;
   from: readonly string[];
   /** This stack's marker, nhs-deploy@<stack>/<server>: the comment ending our key line. */
@@ -39,7 +39,7 @@ export class KeyAuthorization extends pulumi.ComponentResource {
     // No `delete`: the host keeps the key when the stack forgets it.
     const lines = pulumi
       .all([args.previousAuthorizedKey, args.authorizedKey])
-      .apply(([prev, cur]) => (args.rotation > 1 ? [prev, cur] : [cur]));
+      .apply(([prev, cur]) => (args.rotation > 1 && prev !== undefined ? [prev, cur] : [cur]));
     // The dispatcher goes up as a file (SFTP), so state holds its path and hash, not its text, in
     // every checkpoint; the install moves it into place as root, or drops it when one is there.
     this.dispatcher = new remote.CopyToRemote(
@@ -62,7 +62,7 @@ export class KeyAuthorization extends pulumi.ComponentResource {
     );
     // A rotation: the previous key (still installed) asks the dispatcher to swap in the current one.
     // A first install at rotation N > 1 put both lines in, so this works on a new host too.
-    if (args.rotation > 1) {
+    if (args.rotation > 1 && args.previous) {
       this.rotate = new remote.Command(
         `${name}-rotate`,
         {

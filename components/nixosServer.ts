@@ -93,7 +93,7 @@ export class NixosServer extends pulumi.ComponentResource {
       {
         bootstrap: bootstrapConnection(endpoint, args.credentials),
         deploy: deployConn,
-        previous: deployConnection(endpoint, this.deployKey.previousConnectionKey),
+        previous: this.deployKey.previousConnectionKey && deployConnection(endpoint, this.deployKey.previousConnectionKey),
         user: s.user,
         rotation: s.deployKeyRotation,
         authorizedKey: this.deployKey.authorizedKey,

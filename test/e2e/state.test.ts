@@ -11,12 +11,13 @@ import { E2EProject, bytesUnder, changed } from "../harness/project";
  * backend, gzip'd, no backups/ copy; see scripts/pulumi-env.ts), history included. The DIY backend
  * writes each update's whole checkpoint into .pulumi/history/, and nothing turns that off, so a deploy
  * adds one gzip'd checkpoint, its history record and their .attrs files; the stack file itself is
- * replaced. Measured: about 16.5 KB for a one-server stack (15.0 KB checkpoint + 1.5 KB), 11.5 KB per
- * server with four; secret ciphertexts are half of it (each remote resource keeps its connection in its
- * inputs and its outputs), then HostProbe. The issue's 8 KB target is not met; `npm run bench` reports
- * it. This bound catches a regression such as release bytes back in state (+16 KB).
+ * replaced. Measured: 16.1-16.6 KB for a one-server stack, 10.8 KB per server with four. About 70% of
+ * a checkpoint is secret ciphertext, which gzip cannot shrink: pulumi-command keeps each remote
+ * resource's whole connection encrypted in its inputs and again in its outputs (8 resources per
+ * server), then HostProbe's key and provider. The issue's 8 KB target is not met; `npm run bench`
+ * reports it. This bound catches a regression such as release bytes back in state (+16 KB).
  */
-const GROWTH_PER_SERVER_PER_DEPLOY = 18 * 1024;
+const GROWTH_PER_SERVER_PER_DEPLOY = 17 * 1024;
 
 let host: SimHost;
 let project: E2EProject;
