@@ -19,6 +19,8 @@ PROXY_DIR=$BASE/proxy
 CONF=$PROXY_DIR/upstream.conf
 # Must match proxy.nix: the port the proxy listens on, read from its own file.
 PORT_FILE=$PROXY_DIR/port
+# nixpkgs' nginx module writes the master's pid here (its nginx.conf: pid /run/nginx/nginx.pid).
+NGINX_PID=/run/nginx/nginx.pid
 
 [ "$#" = 3 ] || usage_error "switch-upstream takes COLOUR ADDR:PORT PATH"
 colour=$1
@@ -84,9 +86,41 @@ answer() {
     END { if (ok) print c }'
 }
 
-# serving COLOUR: wait until the proxy answers PATH from COLOUR. A reload is graceful:
-# old workers finish their connections while new ones take new connections, so the
-# new colour may take a moment to be the only answer.
+# workers: nginx's workers that still take new connections. On a reload the master
+# starts new workers, then each old one retitles itself "nginx: worker process is
+# shutting down" as it closes its listening sockets, and finishes its requests.
+workers() {
+  master=$(cat "$NGINX_PID" 2>/dev/null) || return 0
+  for d in /proc/[0-9]*; do
+    # The parent pid is the second field after the command name's closing parenthesis.
+    [ "$(sed 's/.*) //' "$d/stat" 2>/dev/null | cut -d' ' -f2)" = "$master" ] || continue
+    ! taking "${d#/proc/}" || printf '%s\n' "${d#/proc/}"
+  done
+}
+
+# taking PID: PID is an nginx worker that accepts new connections.
+taking() {
+  title=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1
+  case "$title" in *"shutting down"*) return 1 ;; "nginx: worker process"*) return 0 ;; *) return 1 ;; esac
+}
+
+# reload: graceful reload (NixOS's ExecReload: nginx -t, then SIGHUP), returning once
+# no worker from before it takes new connections, so every later request meets the
+# new config. Fails 1 if nginx refused it, 2 if old workers still accept after 10 s.
+reload() {
+  old=$(workers)
+  systemctl reload nginx.service >&2 || return 1
+  n=0
+  for p in $old; do
+    while taking "$p"; do
+      n=$((n + 1))
+      [ "$n" -lt 100 ] || return 2
+      sleep 0.1
+    done
+  done
+}
+
+# serving COLOUR: wait until the proxy answers PATH from COLOUR.
 serving() {
   n=0
   while :; do
@@ -103,7 +137,7 @@ restore() {
   log "switch to $colour failed: $1; restoring $previous"
   if [ -f "$saved" ]; then
     cp -p "$saved" "$CONF"
-    if ! systemctl reload nginx.service >&2 || { [ "$previous" != none ] && ! serving "$previous"; }; then
+    if ! reload || { [ "$previous" != none ] && ! serving "$previous"; }; then
       done_ 4 "status=rollback-failed colour=$colour upstream=$upstream previous=$previous report=switch to $colour ($upstream) failed: $1; restoring $previous failed too; the proxy needs a human"
     fi
   fi
@@ -118,9 +152,13 @@ fi
 
 step "pointing the proxy at $colour ($upstream)"
 write_conf "$colour" "$upstream"
-if ! systemctl reload nginx.service >&2; then
-  restore "nginx refused the new upstream (systemctl reload nginx.service: nginx -t failed or nginx is not running)"
-fi
+rc=0
+reload || rc=$?
+case "$rc" in
+  0) ;;
+  1) restore "nginx refused the new upstream (systemctl reload nginx.service: nginx -t failed or nginx is not running)" ;;
+  *) restore "nginx's workers from before the reload still took new connections after 10 s" ;;
+esac
 serving "$colour" || restore "http://127.0.0.1:$port$path through the proxy answered ${seen:-no 200} instead of $colour"
 rm -f "$saved"
 done_ 0 "status=ok colour=$colour upstream=$upstream previous=$previous report=the proxy sends $path to $colour ($upstream); $previous stays as it is"
