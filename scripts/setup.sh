@@ -28,4 +28,8 @@ npm ci --no-audit --no-fund --loglevel=error
 if [ -x tools/pulumi/build.sh ]; then
   tools/pulumi/build.sh
 fi
+# The S3 backend tests' loopback server, built once into the same cache (the tests find it there).
+if [ -x tools/s3/build.sh ]; then
+  tools/s3/build.sh >/dev/null
+fi
 log "ready"
