@@ -1,5 +1,4 @@
 // The program: validate stack config, then one NixosServer per server, at most fleet.parallelism at once.
-import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -12,6 +11,7 @@ import { ServerOutcome, inLanes, outcomeSummary } from "./components/lib/fleet";
 import { Source, VerifiedRelease, promotionProblems, refusalMessage, sourceOf } from "./components/lib/promotion";
 import { BlueGreenPlan, BlueGreenState, SwitchResult, pairRelease, planBlueGreen, upstreamAddress } from "./components/lib/blueGreen";
 import { collectRelease, packRelease } from "./components/lib/release";
+import { RELEASE_SOURCES, commitLabel, gitCommit, runGit } from "./components/lib/gitCommit";
 import { TrafficSwitch } from "./components/trafficSwitch";
 
 redactRpcPayloadsInDebugLog();
@@ -114,14 +114,6 @@ async function settled(s: NixosServer, name: string): Promise<ServerOutcome> {
   return { name, verified: true, report: await new Promise<string>((resolve) => s.verification.apply(resolve)) };
 }
 
-function git(args: string[]): string | null {
-  try {
-    return execFileSync("git", ["-C", root, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-  } catch {
-    return null;
-  }
-}
-
 /**
  * With `promotion.from`, resolves only if that stack verified this clean commit, or with an
  * override; otherwise rejects before any server is registered, so no host is touched.
@@ -168,7 +160,9 @@ const stack = loadConfig();
 for (const w of stack.warnings) pulumi.log.warn(w);
 // Every server's credentials, resolved (and warned about) once, before any server starts.
 const credentialsOf = new Map(stack.servers.map((s) => [s.name, credentials(s)]));
-const source = sourceOf(git(["rev-parse", "HEAD"]), git(["status", "--porcelain"]));
+const source = sourceOf(runGit(root, ["rev-parse", "HEAD"]), runGit(root, ["status", "--porcelain"]));
+// The commit every server's release is packed from, for the hosts' events: asked of git once per run.
+const releaseCommit = commitLabel(gitCommit(root, RELEASE_SOURCES));
 const gate = promotionGate(source);
 const blueGreenRun = gate.then(blueGreenGate);
 const colourOf = (name: string) => (stack.blueGreen?.blue === name ? "blue" : stack.blueGreen?.green === name ? "green" : undefined);
@@ -177,7 +171,7 @@ const deployed = new Map<string, NixosServer>();
 const run = blueGreenRun.then((bg) => inLanes(stack.servers, stack.fleet.parallelism, (server) => {
   const colour = colourOf(server.name);
   const untouched = colour !== undefined && bg !== null && bg.plan.untouched.includes(colour);
-  const s = new NixosServer(server.name, { server, fleet: stack.fleet, credentials: credentialsOf.get(server.name)!, root, secretValue: requiredSecret, untouched });
+  const s = new NixosServer(server.name, { server, fleet: stack.fleet, credentials: credentialsOf.get(server.name)!, root, commit: releaseCommit, secretValue: requiredSecret, untouched });
   deployed.set(server.name, s);
   return settled(s, server.name);
 })).then((results) => {

@@ -13,7 +13,6 @@ import * as path from "path";
 import { ReleaseError, SourceTree, packRelease, readSourceTree, releaseEntries, writeReleaseFile } from "./lib/release";
 import { deployKeyMarker } from "./lib/sshKey";
 import { createdOnly } from "./lib/created";
-import { RELEASE_SOURCES, commitLabel, gitCommit } from "./lib/gitCommit";
 import { createSecrets, secretFilesOf } from "./secrets";
 import { EventSummary, summarizeLastEvent } from "./lib/eventSummary";
 
@@ -25,6 +24,8 @@ export interface NixosServerArgs {
   credentials: BootstrapCredentials;
   /** Project root holding flake.nix and nixos/. */
   root: string;
+  /** The release sources' commit label (lib/gitCommit.ts commitLabel), for the host's events. */
+  commit: string;
   /** Resolves a secret config key (a server's secrets, notification credentials) to its secret value. */
   secretValue: (key: string) => pulumi.Output<string>;
   /**
@@ -160,7 +161,7 @@ export class NixosServer extends pulumi.ComponentResource {
           activationTimeoutSeconds: s.activationTimeoutSeconds,
           keepGenerations: args.fleet.keepGenerations,
           minFreeMb: s.health.minFreeMb,
-          commit: releaseCommit(args.root),
+          commit: args.commit,
         })),
         redeployToken: this.probe.id,
       },
@@ -212,17 +213,6 @@ export class NixosServer extends pulumi.ComponentResource {
   }
 }
 
-const commits = new Map<string, string>();
-
-/** The release sources' commit label, asked of git once per program run (three git processes), not per server. */
-function releaseCommit(root: string): string {
-  let label = commits.get(root);
-  if (label === undefined) {
-    label = commitLabel(gitCommit(root, RELEASE_SOURCES));
-    commits.set(root, label);
-  }
-  return label;
-}
 
 const trees = new Map<string, SourceTree>();
 

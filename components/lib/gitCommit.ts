@@ -26,16 +26,19 @@ export function parseGitCommit(revParse: string | null, porcelain: string | null
  * README) leaves the record, and the Rebuild command that carries it, unchanged.
  */
 export function gitCommit(root: string, paths: readonly string[] = ["."]): GitCommit {
-  const git = (args: string[]): string | null => {
-    try {
-      return execFileSync("git", ["-C", root, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-    } catch {
-      return null;
-    }
-  };
+  const git = (args: string[]) => runGit(root, args);
   const inTree = git(["rev-parse", "--is-inside-work-tree"]);
   if (inTree?.trim() !== "true") return { commit: "unknown", dirty: false };
   return parseGitCommit(git(["log", "-1", "--format=%H", "--", ...paths]), git(["status", "--porcelain", "--untracked-files=all", "--", ...paths]));
+}
+
+/** `git -C root ARGS...`'s output, or null if git failed (or is missing). */
+export function runGit(root: string, args: string[]): string | null {
+  try {
+    return execFileSync("git", ["-C", root, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  } catch {
+    return null;
+  }
 }
 
 /** The sources collectRelease() packs: what decides a release's commit. */
