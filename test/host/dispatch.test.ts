@@ -15,6 +15,8 @@ import { deployArgs, newRelease, run, verifyArgs } from "./helpers";
 
 const DISPATCHER = path.join(__dirname, "..", "..", "components", "host", "dispatch.sh");
 const marker = deployKeyMarker("prod", "h");
+/** The dispatcher's verbs as its refusals list them (dispatch.sh VERBS), written out, not read from it. */
+const VERBS = "receive deploy verify rollback status generations probe secrets authorize switch-upstream";
 let host: SimHost;
 let tmp: string;
 
@@ -83,6 +85,14 @@ async function upload(s: SFTPWrapper, local: string, remote: string, mode?: numb
   if (!w.ok || !c.ok) throw new Error(`write ${remote}: ${w.ok ? "" : w.message}${c.ok ? "" : c.message}`);
 }
 
+/** `cmd` over the deploy key is refused by the dispatcher (exit 2) for `why`. */
+async function refused(cmd: string, why: string): Promise<ExecResult> {
+  const r = await sshWith(key.file, cmd);
+  expect(r.code, cmd).toBe(2);
+  expect(r.stderr, cmd).toContain(`nhs-dispatch: refused: ${why}`);
+  return r;
+}
+
 /** The bootstrap install exactly as KeyAuthorization sends it (here over the harness key, pre-module sudo). */
 async function install(lines: string[], m = marker): Promise<void> {
   // KeyAuthorization's CopyToRemote of the dispatcher first (SFTP, with the same credentials).
@@ -122,7 +132,7 @@ describe("the deploy key reaches only the dispatcher", () => {
   });
 
   it("gives no interactive shell, with or without a terminal", async () => {
-    const refusal = "no interactive shell for the deploy key; it runs only: receive deploy verify rollback status generations probe secrets authorize switch-upstream";
+    const refusal = `no interactive shell for the deploy key; it runs only: ${VERBS}`;
     const r = await sshWith(key.file, undefined, ["-T"], "id\nexit\n");
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`nhs-dispatch: refused: ${refusal}`);
@@ -144,7 +154,7 @@ describe("the deploy key reaches only the dispatcher", () => {
 
   it("runs no other command, and nothing smuggled into a verb's arguments", async () => {
     const cases: [string, string][] = [
-      ["id", "this key runs only nixos-home-server's verbs (receive deploy verify rollback status generations probe secrets authorize switch-upstream), not 'id'"],
+      ["id", `this key runs only nixos-home-server's verbs (${VERBS}), not 'id'`],
       ["sh -c 'id'", "this key runs only nixos-home-server's verbs"],
       ["status; touch /tmp/pwned", "only '[/var/lib/nixos-home-server/dispatch] VERB 'ARG'...' requests are accepted"],
       ["status $(touch /tmp/pwned)", "only '[/var/lib/nixos-home-server/dispatch] VERB 'ARG'...' requests are accepted"],
@@ -160,16 +170,14 @@ describe("the deploy key reaches only the dispatcher", () => {
       ["status\nid", "arguments must be one line"],
     ];
     for (const [cmd, why] of cases) {
-      const r = await sshWith(key.file, cmd);
-      expect(r.code, cmd).toBe(2);
-      expect(r.stderr, cmd).toContain(`nhs-dispatch: refused: ${why}`);
+      const r = await refused(cmd, why);
       expect(parseResult(r.stdout).status, cmd).toBe("usage-error");
     }
     expect((await host.run("test -e /tmp/pwned")).code).toBe(1);
     // Each refusal is in the journal, with the key and the caller's address.
     const refusals = (await journal()).filter((l) => l.startsWith("refused "));
     expect(refusals.length).toBeGreaterThanOrEqual(cases.length);
-    expect(refusals).toContain(`refused key=${marker} user=deploy from=${host.address.replace(/\.2$/, ".1")}: this key runs only nixos-home-server's verbs (receive deploy verify rollback status generations probe secrets authorize switch-upstream), not 'id'`);
+    expect(refusals).toContain(`refused key=${marker} user=deploy from=${host.address.replace(/\.2$/, ".1")}: this key runs only nixos-home-server's verbs (${VERBS}), not 'id'`);
   });
 
   it("forwards nothing: no remote or local port forwarding, no stdio forwarding, no pty", async () => {
@@ -248,15 +256,13 @@ describe("SFTP: the deploy key uploads files, and nothing else", () => {
       [`${home}/sftp-server`, `the sftp subsystem ${home}/sftp-server: ${home}/sftp-server is not root's`],
       ["/usr/lib/openssh/../openssh/sftp-server", "the sftp subsystem path '/usr/lib/openssh/../openssh/sftp-server' is not a plain absolute path"],
       ["/nonexistent/sftp-server", "the sftp subsystem /nonexistent/sftp-server: /nonexistent/sftp-server is not root's"],
-      ["sftp-server", "this key runs only nixos-home-server's verbs (receive deploy verify rollback status generations probe secrets authorize switch-upstream), not 'sftp-server'"],
+      ["sftp-server", `this key runs only nixos-home-server's verbs (${VERBS}), not 'sftp-server'`],
       ["internal-sftp", "internal-sftp cannot run under a forced command"],
       ["/usr/lib/openssh/sftp-server;id", "only '[/var/lib/nixos-home-server/dispatch] VERB 'ARG'...' requests are accepted"],
       ["scp -t .", "this key runs only nixos-home-server's verbs"],
     ];
     for (const [cmd, why] of cases) {
-      const r = await sshWith(key.file, cmd);
-      expect(r.code, cmd).toBe(2);
-      expect(r.stderr, cmd).toContain(`nhs-dispatch: refused: ${why}`);
+      const r = await refused(cmd, why);
       expect(r.stdout, cmd).not.toMatch(/uid=/);
     }
     // Flags after the path (NixOS's sftpFlags, or a client's) are dropped: the allow-list stays.

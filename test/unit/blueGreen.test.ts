@@ -1,23 +1,15 @@
 // Blue-green without an engine: the config block, the plan (which colour a run deploys, which it
 // leaves alone, what it refuses), and the switch command and its result line.
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseStackConfig } from "../../components/config";
+import { parseStackConfig } from "../../components/config";
 import { pairRelease, parseSwitchResult, planBlueGreen, renderSwitch, upstreamAddress } from "../../components/lib/blueGreen";
-import { HOSTS, server } from "./fixtures";
+import { HOSTS, configProblems, server } from "./fixtures";
 
 const ctx = { hostDirectories: HOSTS };
 const servers = HOSTS.map((n) => server(n));
 const pair = { proxy: "nixos-staging", blue: "nixos-prod", green: "nixos-backup", live: "blue" };
 
-function problems(blueGreen: unknown): string[] {
-  try {
-    parseStackConfig({ servers, fleet: undefined, blueGreen }, ctx);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems;
-    throw e;
-  }
-  return [];
-}
+const problems = (blueGreen: unknown) => configProblems({ servers, fleet: undefined, blueGreen }, ctx);
 
 describe("blueGreen config", () => {
   it("accepts a pair behind a proxy, with port 80 and / by default", () => {

@@ -1,18 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseStackConfig, worstCaseVerifySeconds } from "../../components/config";
-import { HOSTS, hostKeyFor, server } from "./fixtures";
+import { parseStackConfig, worstCaseVerifySeconds } from "../../components/config";
+import { HOSTS, configProblems, hostKeyFor, server } from "./fixtures";
 
 const ctx = { hostDirectories: HOSTS, configKeys: new Set(["nixos-home-server:nixosProdPassword"]) };
 
-function problems(servers: unknown, fleet?: unknown): string[] {
-  try {
-    parseStackConfig({ servers, fleet }, ctx);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems;
-    throw e;
-  }
-  return [];
-}
+const problems = (servers: unknown, fleet?: unknown) => configProblems({ servers, fleet }, ctx);
 
 describe("parseStackConfig: valid input", () => {
   it("applies safe defaults", () => {

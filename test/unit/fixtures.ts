@@ -1,4 +1,5 @@
 // Shared test fixtures: valid host keys and server entries.
+import { ConfigError, parseStackConfig } from "../../components/config";
 import { openSshKeyPairFromSeed } from "../../components/lib/sshKey";
 
 /** A real ed25519 public key line, different per label. */
@@ -20,3 +21,14 @@ export function server(name: string, overrides: Record<string, unknown> = {}): R
 }
 
 export const HOSTS = ["nixos-staging", "nixos-prod", "nixos-backup"];
+
+/** The ConfigError problems parseStackConfig reports for `input` (none if it parses). */
+export function configProblems(input: Parameters<typeof parseStackConfig>[0], ctx: Parameters<typeof parseStackConfig>[1]): string[] {
+  try {
+    parseStackConfig(input, ctx);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  return [];
+}
