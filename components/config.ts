@@ -170,11 +170,11 @@ const serverSchema = z
     else if (!SAFE_USER.test(s.user)) ctx.addIssue({ code: "custom", path: ["user"], message: `${JSON.stringify(s.user)} is not a valid user name (lowercase letters, digits, '_', '-')` });
 
     const keyscan = `run \`ssh-keyscan -t ed25519 -p ${s.port} ${SAFE_HOST.test(s.host) ? s.host : "<host>"}\` from a trusted network and paste the "ssh-ed25519 AAAA..." part`;
-    if (/REPLACE|CHANGE|TODO|XXX|<.*>|\.\.\./i.test(s.hostKey)) {
-      ctx.addIssue({ code: "custom", path: ["hostKey"], message: `is a placeholder, not a host key; ${keyscan}` });
-    } else {
-      const problem = ed25519KeyProblem(s.hostKey);
-      if (problem) ctx.addIssue({ code: "custom", path: ["hostKey"], message: `${problem}; ${keyscan}` });
+    // A valid key is never a placeholder: random base64 can spell "xxx" or "todo".
+    const problem = ed25519KeyProblem(s.hostKey);
+    if (problem) {
+      const placeholder = /REPLACE|CHANGE|TODO|XXX|<.*>|\.\.\./i.test(s.hostKey);
+      ctx.addIssue({ code: "custom", path: ["hostKey"], message: `${placeholder ? "is a placeholder, not a host key" : problem}; ${keyscan}` });
     }
 
     const worst = worstCaseVerifySeconds(s.health);
