@@ -23,7 +23,10 @@ function up(p: E2EProject, label: string, env: Record<string, string>): void {
     const flags = verbose ? ["-v=9", "--logtostderr", "--logflow"] : [];
     const args = ["-f", "%e wall %U user %S sys", pulumiExecutable(), "up", "--yes", "--skip-preview", "--non-interactive", "-s", p.stackName, ...flags];
     const r = spawnSync("/usr/bin/time", args, { cwd: p.dir, env: { ...process.env, ...p.env(), PROF_DIR: out, ...env }, encoding: "utf8", maxBuffer: 1 << 30 });
-    fs.writeFileSync(path.join(out, `${label}.log`), r.stderr);
+    // A label seen before (a variant listed twice) gets a number: no run's log overwrites another's.
+    let file = path.join(out, `${label}.log`);
+    for (let i = 2; fs.existsSync(file); i++) file = path.join(out, `${label}.${i}.log`);
+    fs.writeFileSync(file, `${r.stdout}\n${r.stderr}`);
     console.log(`${label}: exit ${r.status} (${r.stderr.trim().split("\n").pop()})`);
 }
 

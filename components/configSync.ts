@@ -15,6 +15,11 @@ export interface ConfigSyncArgs {
   /** Local path of the tarball, <hash>.tar.gz (lib/release.ts writeReleaseFile). */
   tarballPath: pulumi.Input<string>;
   keepReleases: number;
+  /**
+   * After these the key is accepted, so the upload (a file in the user's home) runs next to the login
+   * test instead of after it: one SSH round trip less on a first deploy. The unpack waits for `opts.dependsOn`.
+   */
+  uploadAfter: pulumi.Input<pulumi.Resource>[];
 }
 
 export interface ConfigSync {
@@ -36,7 +41,7 @@ export function createConfigSync(name: string, args: ConfigSyncArgs, opts: pulum
       remotePath: pulumi.output(args.hash).apply(uploadName),
       triggers: [args.hash],
     },
-    opts,
+    { ...opts, dependsOn: args.uploadAfter },
   );
   const receive = new remote.Command(
     name,

@@ -29,6 +29,8 @@ export class KeyAuthorization extends pulumi.ComponentResource {
   readonly install: remote.Command;
   readonly rotate?: remote.Command;
   readonly loginTest: remote.Command;
+  /** The steps after which the current key is accepted (install, then rotate if any): an SFTP upload can go. */
+  readonly keyInstalled: pulumi.Resource[];
 
   constructor(name: string, args: KeyAuthorizationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("nixos-home-server:index:KeyAuthorization", name, {}, opts);
@@ -75,6 +77,7 @@ export class KeyAuthorization extends pulumi.ComponentResource {
         { parent: this, dependsOn: [this.install], ignoreChanges: ["create"] },
       );
     }
+    this.keyInstalled = [this.install, ...(this.rotate ? [this.rotate] : [])];
     // Over the current key: the host rewrites this stack's line (so a changed deployFrom reaches
     // ~/.ssh/authorized_keys, which sshd reads before the NixOS-declared keys) and checks that the
     // dispatcher's root half runs through sudo.
@@ -86,7 +89,7 @@ export class KeyAuthorization extends pulumi.ComponentResource {
         addPreviousOutputInEnv: false,
         triggers: [args.authorizedKey],
       },
-      { parent: this, dependsOn: [this.install, ...(this.rotate ? [this.rotate] : [])] },
+      { parent: this, dependsOn: this.keyInstalled },
     );
     this.registerOutputs({});
   }

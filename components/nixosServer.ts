@@ -122,6 +122,7 @@ export class NixosServer extends pulumi.ComponentResource {
         hash,
         tarballPath: releaseFile.apply((r) => r.path),
         keepReleases: args.fleet.keepReleases,
+        uploadAfter: this.keyAuthorization.keyInstalled,
       },
       { parent: this, dependsOn: [this.keyAuthorization.loginTest], ...keep },
     );

@@ -156,7 +156,24 @@ check() {
   esac
 }
 
-cidrs() { # cidrs LIST: comma-separated IPv4/IPv6 addresses or CIDRs
+# keys_lock DIR: ~/.ssh/.nhs-lock, taken by every writer of the user's authorized_keys
+# (the bootstrap install, authorize) and by protect, so a read of the file never meets
+# protect between its chown and chmod. keys_unlock releases it.
+keys_lock() {
+  n=0
+  until mkdir "$1/.nhs-lock" 2>/dev/null; do
+    n=$((n + 1))
+    [ "$n" -lt 300 ] || refuse "$1/.nhs-lock: another key install holds it (remove it if none is running)"
+    sleep 0.1
+  done
+  lock=$1/.nhs-lock
+}
+keys_unlock() {
+  [ -z "${lock:-}" ] || rmdir "$lock" 2>/dev/null || true
+  lock=""
+}
+
+cidrs() { # cidrs LISTcidrs() { # cidrs LIST: comma-separated IPv4/IPv6 addresses or CIDRs
   case "$1" in '' | *[!0-9A-Fa-f.:/,]*) refuse "from= must be comma-separated addresses or CIDRs, got '$1'" ;; esac
 }
 
@@ -172,15 +189,9 @@ authorize() {
   umask 077
   mkdir -p "$d"
   [ -f "$f" ] || : >"$f"
-  # The same lock as the bootstrap install: another stack may be writing this file.
-  n=0
-  until mkdir "$d/.nhs-lock" 2>/dev/null; do
-    n=$((n + 1))
-    [ "$n" -lt 30 ] || refuse "$d/.nhs-lock: another key install holds it"
-    sleep 1
-  done
+  keys_lock "$d"
   tmp=$(mktemp "$d/.authorized_keys.XXXXXX")
-  trap 'rm -rf "$tmp"; rmdir "$d/.nhs-lock"' EXIT
+  trap 'rm -f "$tmp"; keys_unlock' EXIT
   # Keep every line but this marker's (other stacks' keys and the admins' stay).
   awk -v m="$key" '$NF != m' "$f" >"$tmp"
   printf '%s\n' "$line" >>"$tmp"
@@ -190,6 +201,10 @@ authorize() {
     state=installed
     audit notice "authorized key=$key user=$who from=$caller key-blob=$(printf '%s' "$1" | cut -c1-24)..."
   fi
+  rm -f "$tmp"
+  # Released before the root half, whose protect takes it too.
+  keys_unlock
+  trap - EXIT
   root_half
   printf 'nhs-result status=ok login=deploy-key key=%s authorized=%s root=yes\n' "$key" "$state"
 }
@@ -219,15 +234,22 @@ home_of_caller() {
 protect() {
   [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ] || return 0
   h=$(home_of_caller)
+  if [ -d "$h/.ssh" ] && ! [ -L "$h/.ssh" ]; then
+    keys_lock "$h/.ssh"
+    trap keys_unlock EXIT
+  fi
   # authorized_keys2: older NixOS lists it in AuthorizedKeysFile; an empty root-owned one
   # grants nothing, and an upload cannot create it. Only inside directories that exist.
   for f in "$h/.ssh/authorized_keys" "$h/.ssh/authorized_keys2" "$h/.bashrc"; do
     if [ -L "$f" ]; then rm -f "$f"; fi
     if ! [ -e "$f" ] && [ -d "${f%/*}" ]; then : >"$f"; fi
     [ -f "$f" ] || continue
-    chown 0:0 "$f"
+    # Readable by its user at every step: 0644 first, then root's.
     chmod 0644 "$f"
+    chown 0:0 "$f"
   done
+  keys_unlock
+  trap - EXIT
 }
 
 # sftp PATH: the subsystem sshd configured, as the SSH user, limited to SFTP_REQUESTS.

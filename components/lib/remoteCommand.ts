@@ -166,7 +166,8 @@ export function renderInstallKey(user: string, lines: readonly string[], marker:
     'mkdir -p "$d"',
     '[ -e "$f" ] || : >"$f"',
     // Two stacks may install at the same moment: one at a time, or one would drop the other's line.
-    'n=0; until mkdir "$d/.nhs-lock" 2>/dev/null; do n=$((n + 1)); if [ "$n" -ge 30 ]; then echo "$d/.nhs-lock: another key install holds it" >&2; exit 1; fi; sleep 1; done',
+    // The dispatcher's keys_lock (components/host/dispatch.sh), which its root half (protect) takes too.
+    'n=0; until mkdir "$d/.nhs-lock" 2>/dev/null; do n=$((n + 1)); if [ "$n" -ge 300 ]; then echo "$d/.nhs-lock: another key install holds it (remove it if none is running)" >&2; exit 1; fi; sleep 0.1; done',
     't=$(mktemp "$d/.authorized_keys.XXXXXX")',
     'trap "rm -f \\"\\$t\\"; rmdir \\"\\$d/.nhs-lock\\"" EXIT',
     'm=$1',

@@ -12,6 +12,7 @@ import { dispatchUpload, renderAuthorize, renderInstallKey, renderSyncBootstrap,
 import { authorizedKeyLine, deployKeyMarker } from "../../components/lib/sshKey";
 import { renderDeployJson } from "../../components/lib/release";
 import { deployArgs, newRelease, run, verifyArgs } from "./helpers";
+import { shellQuote } from "../../components/lib/shell";
 
 const DISPATCHER = path.join(__dirname, "..", "..", "components", "host", "dispatch.sh");
 const marker = deployKeyMarker("prod", "h");
@@ -326,6 +327,35 @@ describe("deploys through the dispatcher; sudo as the NixOS module leaves it", (
     const d = await run(host, h, "deploy.sh", deployArgs(host, h, "switch", 30));
     expect(d.code, d.stderr).toBe(0);
     expect((await run(host, h, "verify.sh", verifyArgs(host))).code).toBe(0);
+  });
+});
+
+describe("root halves and the user's own key writes, at once", () => {
+  it("authorized_keys never becomes unreadable to its user while a root half makes it root's", async () => {
+    // The race a first deploy met (the upload's root half beside the login test's authorize): the
+    // user, holding ~/.ssh/.nhs-lock as authorize and the install do, reads the file and replaces it
+    // by rename, while root halves run. Every read must succeed. Root halves run directly here (as
+    // sudo runs them), the user's side through sudo -u: hundreds of rounds in a few seconds.
+    const f = "/home/deploy/.ssh/authorized_keys";
+    const rounds = 300;
+    const root = `i=0; while [ $i -lt ${rounds} ]; do SUDO_USER=deploy /var/lib/nixos-home-server/dispatch --run probe >/dev/null || exit 1; i=$((i + 1)); done`;
+    const user = [
+      `f=${f}; d=\${f%/*}; i=0; bad=0`,
+      `while [ $i -lt ${rounds} ]; do`,
+      '  until mkdir "$d/.nhs-lock" 2>/dev/null; do sleep 0.01; done',
+      '  t=$(mktemp "$f.XXXXXX")',
+      '  if cat "$f" >"$t" 2>/dev/null; then mv -f "$t" "$f"; else bad=$((bad + 1)); rm -f "$t"; fi',
+      '  cat "$f" >/dev/null 2>&1 || bad=$((bad + 1))',
+      '  rmdir "$d/.nhs-lock"; i=$((i + 1))',
+      "done",
+      'echo "unreadable=$bad"',
+    ].join("\n");
+    const before = await host.mustRun(`cat ${f}`);
+    const [r, u] = await Promise.all([host.run(root), host.run(`sudo -u deploy sh -c ${shellQuote(user)}`)]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(u.stdout.trim(), u.stderr).toBe("unreadable=0");
+    expect(await host.mustRun(`cat ${f}`)).toBe(before);
+    expect((await sshWith(key.file, renderVerb("probe"))).code).toBe(0);
   });
 });
 

@@ -157,7 +157,9 @@ describe("one server", () => {
       expect(byName(child).parent).toMatch(/NixosServer::nixos-staging$/);
     }
     expect(deps("nixos-staging-key-authorization-login-test")).toContain("nixos-staging-key-authorization-install");
-    expect(deps("nixos-staging-config-sync-upload")).toContain("nixos-staging-key-authorization-login-test");
+    // The upload needs only the installed key, so it runs beside the login test; the unpack waits for both.
+    expect(deps("nixos-staging-config-sync-upload")).toContain("nixos-staging-key-authorization-install");
+    expect(deps("nixos-staging-config-sync-upload")).not.toContain("nixos-staging-key-authorization-login-test");
     expect(deps("nixos-staging-config-sync")).toEqual(expect.arrayContaining(["nixos-staging-key-authorization-login-test", "nixos-staging-config-sync-upload"]));
     expect(byName("nixos-staging-probe").parent).toMatch(/Command::nixos-staging-config-sync$/);
     expect(deps("nixos-staging-probe")).toContain("nixos-staging-config-sync");
@@ -213,6 +215,7 @@ describe("deploy key rotation", () => {
     const conn = rotate.inputs.connection as { value: { privateKey: { value: string } } };
     expect(JSON.stringify(conn)).toContain(pkcs8PemFromSeed(seedFor("nixos-staging-deploy-key-seed")).split("\n")[1]);
     expect(deps("nixos-staging-key-authorization-login-test")).toContain("nixos-staging-key-authorization-rotate");
+    expect(deps("nixos-staging-config-sync-upload")).toContain("nixos-staging-key-authorization-rotate");
     expect(byName("nixos-staging-key-authorization-install").ignoreChanges.sort()).toEqual(["connection", "create"]);
     // A first install at rotation 2 puts both keys in, so the rotation step works on a new host too.
     expect(byName("nixos-staging-key-authorization-install").inputs.create).toContain(keyOf("nixos-staging-deploy-key-seed").publicKey.split(" ")[1]);
