@@ -19,7 +19,7 @@ const verbose = process.env.PROF_VERBOSE !== "0";
 const noops = Number(process.env.PROF_NOOPS ?? "2");
 
 /** `pulumi up` through the CLI, wall and CPU time (children included) printed, its log kept. */
-function up(p: E2EProject, label: string, env: Record<string, string>): void {
+function up(p: E2EProject, label: string, env: Record<string, string>): number | null {
     const flags = verbose ? ["-v=9", "--logtostderr", "--logflow"] : [];
     const args = ["-f", "%e wall %U user %S sys", pulumiExecutable(), "up", "--yes", "--skip-preview", "--non-interactive", "-s", p.stackName, ...flags];
     const r = spawnSync("/usr/bin/time", args, { cwd: p.dir, env: { ...process.env, ...p.env(), PROF_DIR: out, ...env }, encoding: "utf8", maxBuffer: 1 << 30 });
@@ -28,6 +28,7 @@ function up(p: E2EProject, label: string, env: Record<string, string>): void {
     for (let i = 2; fs.existsSync(file); i++) file = path.join(out, `${label}.${i}.log`);
     fs.writeFileSync(file, `${r.stdout}\n${r.stderr}`);
     console.log(`${label}: exit ${r.status} (${r.stderr.trim().split("\n").pop()})`);
+    return r.status;
 }
 
 async function variant(hosts: SimHost[], v: string): Promise<void> {
@@ -39,7 +40,9 @@ async function variant(hosts: SimHost[], v: string): Promise<void> {
     const p = await E2EProject.create(hosts, { stack: "prof", parallelism: hosts.length, servers });
     try {
         await p.stack();
-        up(p, `${v}-first`, env);
+        if (up(p, `${v}-first`, env) !== 0) {
+            for (const h of hosts) fs.writeFileSync(path.join(out, `sshd-${h.name}-${Date.now()}.log`), await h.mustRun("cat /var/lib/nhs-sim/sshd.log; journalctl -o cat 2>/dev/null | tail -50"));
+        }
         for (let i = 0; i < noops; i++) up(p, `${v}-noop${i}`, env);
         if (process.env.PROF_CHANGE === "1") {
             fs.appendFileSync(path.join(p.dir, "nixos", "default.nix"), "# change\n");
