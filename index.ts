@@ -7,6 +7,7 @@ import { ConfigError, PROJECT, ServerConfig, StackConfig, bootstrapPasswordKey, 
 import { BootstrapCredentials } from "./components/connection";
 import { NixosServer } from "./components/nixosServer";
 import { redactRpcPayloadsInDebugLog } from "./components/debugLog";
+import { plainPromiseStacks } from "./components/promiseStacks";
 import { ServerOutcome, inLanes, outcomeSummary } from "./components/lib/fleet";
 import { Source, VerifiedRelease, promotionProblems, refusalMessage, sourceOf } from "./components/lib/promotion";
 import { BlueGreenPlan, BlueGreenState, SwitchResult, pairRelease, planBlueGreen, upstreamAddress } from "./components/lib/blueGreen";
@@ -15,6 +16,7 @@ import { RELEASE_SOURCES, commitLabel, gitCommit, runGit } from "./components/li
 import { TrafficSwitch } from "./components/trafficSwitch";
 
 redactRpcPayloadsInDebugLog();
+plainPromiseStacks();
 
 const root = __dirname;
 

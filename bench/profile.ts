@@ -5,7 +5,8 @@
 // PROF_VARIANTS (comma list, default "base"): base; typecheck (ts-node's type check back on);
 // cpuprof (CPU profiles of the program and every plugin, bench/cpu-profile.cjs).
 // PROF_HOSTS (default 1; that many servers, parallelism as many), PROF_NOOPS (default 2),
-// PROF_CHANGE=1, PROF_VERBOSE=0 (no engine log), PROF_DIR (default /tmp/prof).
+// PROF_CHANGE=1, PROF_VERBOSE=0 (no engine log), PROF_ENGINE=1 (the CLI's Go CPU profile),
+// PROF_DIR (default /tmp/prof).
 // The engine's verbose log can hold secrets: these are throwaway stacks; never use it on a real one.
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -21,6 +22,8 @@ const noops = Number(process.env.PROF_NOOPS ?? "2");
 /** `pulumi up` through the CLI, wall and CPU time (children included) printed, its log kept. */
 function up(p: E2EProject, label: string, env: Record<string, string>): number | null {
     const flags = verbose ? ["-v=9", "--logtostderr", "--logflow"] : [];
+    // PROF_ENGINE=1: the CLI's own Go CPU profile of each run (`go tool pprof -top` reads it).
+    if (process.env.PROF_ENGINE === "1") flags.push("--profiling", path.join(out, `engine-${label}-${Date.now()}`));
     const args = ["-f", "%e wall %U user %S sys", pulumiExecutable(), "up", "--yes", "--skip-preview", "--non-interactive", "-s", p.stackName, ...flags];
     const r = spawnSync("/usr/bin/time", args, { cwd: p.dir, env: { ...process.env, ...p.env(), PROF_DIR: out, ...env }, encoding: "utf8", maxBuffer: 1 << 30 });
     // A label seen before (a variant listed twice) gets a number: no run's log overwrites another's.
