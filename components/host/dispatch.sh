@@ -158,10 +158,17 @@ check() {
 
 # keys_lock DIR: ~/.ssh/.nhs-lock, taken by every writer of the user's authorized_keys
 # (the bootstrap install, authorize) and by protect, so a read of the file never meets
-# protect between its chown and chmod. keys_unlock releases it.
+# protect between its chown and chmod. Each holds it for milliseconds, so one older than
+# a minute was left by a killed session (a dropped SSH connection's SIGHUP skips the EXIT
+# trap) and is removed, or every verb's root half would wait on it. keys_unlock releases it.
 keys_lock() {
   n=0
   until mkdir "$1/.nhs-lock" 2>/dev/null; do
+    age=$(($(date +%s) - $(stat -c %Y "$1/.nhs-lock" 2>/dev/null || date +%s)))
+    if [ "$age" -ge 60 ] && rmdir "$1/.nhs-lock" 2>/dev/null; then
+      audit warning "removed a stale $1/.nhs-lock (${age}s old)"
+      continue
+    fi
     n=$((n + 1))
     [ "$n" -lt 300 ] || refuse "$1/.nhs-lock: another key install holds it (remove it if none is running)"
     sleep 0.1

@@ -166,8 +166,9 @@ export function renderInstallKey(user: string, lines: readonly string[], marker:
     'mkdir -p "$d"',
     '[ -e "$f" ] || : >"$f"',
     // Two stacks may install at the same moment: one at a time, or one would drop the other's line.
-    // The dispatcher's keys_lock (components/host/dispatch.sh), which its root half (protect) takes too.
-    'n=0; until mkdir "$d/.nhs-lock" 2>/dev/null; do n=$((n + 1)); if [ "$n" -ge 300 ]; then echo "$d/.nhs-lock: another key install holds it (remove it if none is running)" >&2; exit 1; fi; sleep 0.1; done',
+    // The dispatcher's keys_lock (components/host/dispatch.sh), which its root half (protect) takes
+    // too; like it, a lock older than a minute was left by a killed session and goes.
+    'n=0; until mkdir "$d/.nhs-lock" 2>/dev/null; do a=$(($(date +%s) - $(stat -c %Y "$d/.nhs-lock" 2>/dev/null || date +%s))); if [ "$a" -ge 60 ] && rmdir "$d/.nhs-lock" 2>/dev/null; then continue; fi; n=$((n + 1)); if [ "$n" -ge 300 ]; then echo "$d/.nhs-lock: another key install holds it (remove it if none is running)" >&2; exit 1; fi; sleep 0.1; done',
     't=$(mktemp "$d/.authorized_keys.XXXXXX")',
     'trap "rm -f \\"\\$t\\"; rmdir \\"\\$d/.nhs-lock\\"" EXIT',
     'm=$1',

@@ -357,6 +357,22 @@ describe("root halves and the user's own key writes, at once", () => {
     expect(await host.mustRun(`cat ${f}`)).toBe(before);
     expect((await sshWith(key.file, renderVerb("probe"))).code).toBe(0);
   });
+
+  it("a lock left by a killed session (older than a minute) is removed, and the verb and the install go on", async () => {
+    const lock = "/home/deploy/.ssh/.nhs-lock";
+    const stale = `mkdir -p ${lock} && chown deploy: ${lock} && touch -d '2 minutes ago' ${lock}`;
+    await host.mustRun(stale);
+    // Without the removal the root half waits its 30 s for the lock and refuses.
+    expect((await sshWith(key.file, renderVerb("probe"))).code).toBe(0);
+    expect((await journal()).some((l) => l.includes(`removed a stale ${lock}`))).toBe(true);
+    expect((await host.run(`test -e ${lock}`)).code).not.toBe(0);
+    // The bootstrap install breaks it the same way.
+    await host.mustRun(stale);
+    const before = await host.mustRun("cat /home/deploy/.ssh/authorized_keys");
+    const line = before.split("\n").find((l) => l.endsWith(` ${marker}`))!;
+    await install([line]);
+    expect((await host.run(`test -e ${lock}`)).code).not.toBe(0);
+  });
 });
 
 describe("key lines: other stacks, from= and rotation", () => {
