@@ -152,6 +152,30 @@ export async function dial(c: Connection, logger: Logger, cancel: { cancelled: b
     }
 }
 
+interface ChannelEnd { status: { code?: number | null; signal?: string; desc?: string }; closed: boolean }
+const channelEnds = new WeakMap<ClientChannel, ChannelEnd>();
+
+/**
+ * Records the channel's exit-status/exit-signal and its close from the moment it opens. They are
+ * plain events, not stream data: a short command's arrive in the same read as the exec reply, before
+ * the awaits that follow the open, and a listener attached after them never hears them (Go's
+ * Session.Wait cannot miss them). Under load that was an 8-server bench's "without exit status".
+ */
+export function watchEnd(ch: ClientChannel): ClientChannel {
+    const end: ChannelEnd = { status: {}, closed: false };
+    channelEnds.set(ch, end);
+    ch.on("exit", (code: number | null, signal?: string, _dump?: boolean, desc?: string) => {
+        end.status = { code, signal: signal?.replace(/^SIG/, ""), desc };
+    });
+    ch.once("close", () => { end.closed = true; });
+    return ch;
+}
+
+/** What watchEnd recorded for a channel. */
+export function channelEnd(ch: ClientChannel): ChannelEnd | undefined {
+    return channelEnds.get(ch);
+}
+
 class SetenvFailed extends Error {
     constructor(readonly key: string) { super(setenvError(key)); }
 }
@@ -209,7 +233,7 @@ function execWithEnv(client: Client, command: string, env: [string, string][], o
         try {
             client.exec(command, env.length > 0 ? { env: envObj } : {}, (err, ch) => {
                 restore();
-                if (err) reject(err); else resolve(ch);
+                if (err) reject(err); else resolve(watchEnd(ch));
             });
         } catch (e) {
             restore();
@@ -250,14 +274,16 @@ export async function runRemote(c: Connection, req: RunRequest, logger: Logger):
         await Promise.all(warnings);
         const out = new OutputCollector(logger, req.logging);
         const ch = channel;
-        const exit = await new Promise<{ code?: number | null; signal?: string; desc?: string }>((resolve) => {
-            let status: { code?: number | null; signal?: string; desc?: string } = {};
+        const end = channelEnd(ch)!;
+        const exit = await new Promise<ChannelEnd["status"]>((resolve) => {
             ch.on("data", (b: Buffer) => out.stdout(b));
             ch.stderr.on("data", (b: Buffer) => out.stderr(b));
-            ch.on("exit", (code: number | null, signal?: string, _dump?: boolean, desc?: string) => {
-                status = { code, signal: signal?.replace(/^SIG/, ""), desc };
-            });
-            ch.on("close", () => resolve(status));
+            // Closed already: the buffered output flows on the next ticks, then the status is read.
+            if (end.closed) {
+                setImmediate(() => resolve(end.status));
+                return;
+            }
+            ch.once("close", () => resolve(end.status));
             if (req.stdin !== undefined && req.stdin.length > 0) ch.end(req.stdin);
             else ch.end();
         });
