@@ -98,9 +98,10 @@ function emptyProgramUp(): number {
 interface FleetRun { first: number; change: number; loopFirst: number; loopChange: number; stateBytes: number; growth: number; sent: number }
 
 /**
- * fleetOnce, retried once on a fresh stack when a run fails: under the bench's load a simulated
- * sshd now and then drops a session (seen: "remote command exited without exit status"). The
- * retry is reported, never hidden.
+ * fleetOnce, retried once on a fresh stack when a run fails. The failure it was written for
+ * ("remote command exited without exit status" under load) was the stand-in command provider's,
+ * fixed since (tools/providers/command/remote.ts watchEnd); the retry stays for any other, and
+ * is reported, never hidden.
  */
 async function fleet(hosts: SimHost[], tag: string, confirm: number, projects: E2EProject[], withChange = true): Promise<FleetRun> {
     try {
