@@ -159,7 +159,7 @@ const channelEnds = new WeakMap<ClientChannel, ChannelEnd>();
  * Records the channel's exit-status/exit-signal and its close from the moment it opens. They are
  * plain events, not stream data: a short command's arrive in the same read as the exec reply, before
  * the awaits that follow the open, and a listener attached after them never hears them (Go's
- * Session.Wait cannot miss them). Under load that was an 8-server bench's "without exit status".
+ * Session.Run, Start then Wait, cannot miss them). Under load that was an 8-server bench's "without exit status".
  */
 export function watchEnd(ch: ClientChannel): ClientChannel {
     const end: ChannelEnd = { status: {}, closed: false };
