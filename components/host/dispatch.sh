@@ -180,7 +180,7 @@ keys_unlock() {
   lock=""
 }
 
-cidrs() { # cidrs LISTcidrs() { # cidrs LIST: comma-separated IPv4/IPv6 addresses or CIDRs
+cidrs() { # cidrs LIST: comma-separated IPv4/IPv6 addresses or CIDRs
   case "$1" in '' | *[!0-9A-Fa-f.:/,]*) refuse "from= must be comma-separated addresses or CIDRs, got '$1'" ;; esac
 }
 
