@@ -11,7 +11,7 @@ import { hostKeyMatches, parseAuthorizedKey } from "../../tools/providers/comman
 import { ARCHIVE_SIG, ASSET_SIG, checkCommand, COPY_TO_REMOTE, diffInputs, INPUTS, LOCAL_COMMAND, REMOTE_COMMAND, REPLACE_ON_CHANGES } from "../../tools/providers/command/schema";
 import { SIG_KEY } from "../../tools/providers/common/values";
 import { checkBytes } from "../../tools/providers/random/randomBytes";
-import { channelEnd, watchEnd } from "../../tools/providers/command/remote";
+import { watchEnd } from "../../tools/providers/command/remote";
 import { EventEmitter } from "node:events";
 import type { ClientChannel } from "ssh2";
 
@@ -127,12 +127,14 @@ describe("remote command: the channel's end", () => {
     it("an exit status and close that arrive before anyone listens are kept (a short command under load)", () => {
         // ssh2 emits exit and close as plain events; the old stand-in attached its listener after
         // awaits, so a command that ended within the exec reply's read lost its status.
-        const ch = watchEnd(new EventEmitter() as unknown as ClientChannel);
-        (ch as unknown as EventEmitter).emit("exit", 0, undefined, false, undefined);
-        (ch as unknown as EventEmitter).emit("close");
-        expect(channelEnd(ch)).toEqual({ status: { code: 0, signal: undefined, desc: undefined }, closed: true });
-        const killed = watchEnd(new EventEmitter() as unknown as ClientChannel);
-        (killed as unknown as EventEmitter).emit("exit", null, "SIGKILL", false, "");
-        expect(channelEnd(killed)).toEqual({ status: { code: null, signal: "KILL", desc: "" }, closed: false });
+        const ch = new EventEmitter();
+        const end = watchEnd(ch as unknown as ClientChannel);
+        ch.emit("exit", 0, undefined, false, undefined);
+        ch.emit("close");
+        expect(end).toEqual({ status: { code: 0, signal: undefined, desc: undefined }, closed: true });
+        const killed = new EventEmitter();
+        const killedEnd = watchEnd(killed as unknown as ClientChannel);
+        killed.emit("exit", null, "SIGKILL", false, "");
+        expect(killedEnd).toEqual({ status: { code: null, signal: "KILL", desc: "" }, closed: false });
     });
 });

@@ -152,8 +152,7 @@ export async function dial(c: Connection, logger: Logger, cancel: { cancelled: b
     }
 }
 
-interface ChannelEnd { status: { code?: number | null; signal?: string; desc?: string }; closed: boolean }
-const channelEnds = new WeakMap<ClientChannel, ChannelEnd>();
+export interface ChannelEnd { status: { code?: number | null; signal?: string; desc?: string }; closed: boolean }
 
 /**
  * Records the channel's exit-status/exit-signal and its close from the moment it opens. They are
@@ -161,19 +160,13 @@ const channelEnds = new WeakMap<ClientChannel, ChannelEnd>();
  * the awaits that follow the open, and a listener attached after them never hears them (Go's
  * Session.Run, Start then Wait, cannot miss them). Under load that was an 8-server bench's "without exit status".
  */
-export function watchEnd(ch: ClientChannel): ClientChannel {
+export function watchEnd(ch: ClientChannel): ChannelEnd {
     const end: ChannelEnd = { status: {}, closed: false };
-    channelEnds.set(ch, end);
     ch.on("exit", (code: number | null, signal?: string, _dump?: boolean, desc?: string) => {
         end.status = { code, signal: signal?.replace(/^SIG/, ""), desc };
     });
     ch.once("close", () => { end.closed = true; });
-    return ch;
-}
-
-/** What watchEnd recorded for a channel. */
-export function channelEnd(ch: ClientChannel): ChannelEnd | undefined {
-    return channelEnds.get(ch);
+    return end;
 }
 
 class SetenvFailed extends Error {
@@ -187,7 +180,7 @@ class SetenvFailed extends Error {
  * channel: replies are collected in the channel's request-callback queue ahead of exec's.
  */
 function execWithEnv(client: Client, command: string, env: [string, string][], optional: Set<string>,
-    onOptionalFailure: (key: string) => void): Promise<ClientChannel> {
+    onOptionalFailure: (key: string) => void): Promise<{ channel: ClientChannel; end: ChannelEnd }> {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const internal = client as any;
     const proto = internal._protocol;
@@ -233,7 +226,7 @@ function execWithEnv(client: Client, command: string, env: [string, string][], o
         try {
             client.exec(command, env.length > 0 ? { env: envObj } : {}, (err, ch) => {
                 restore();
-                if (err) reject(err); else resolve(watchEnd(ch));
+                if (err) reject(err); else resolve({ channel: ch, end: watchEnd(ch) });
             });
         } catch (e) {
             restore();
@@ -261,9 +254,10 @@ export async function runRemote(c: Connection, req: RunRequest, logger: Logger):
             if (req.previousStderr !== "") { env.push(["PULUMI_COMMAND_STDERR", req.previousStderr]); optional.add("PULUMI_COMMAND_STDERR"); }
         }
         const warnings: Promise<void>[] = [];
+        let end: ChannelEnd;
         try {
-            channel = await execWithEnv(client, req.command, env, optional,
-                (key) => warnings.push(logger.log("warning", setenvLog(key))));
+            ({ channel, end } = await execWithEnv(client, req.command, env, optional,
+                (key) => warnings.push(logger.log("warning", setenvLog(key)))));
         } catch (e) {
             if (e instanceof SetenvFailed) {
                 await logger.log("error", setenvLog(e.key));
@@ -274,7 +268,6 @@ export async function runRemote(c: Connection, req: RunRequest, logger: Logger):
         await Promise.all(warnings);
         const out = new OutputCollector(logger, req.logging);
         const ch = channel;
-        const end = channelEnd(ch)!;
         const exit = await new Promise<ChannelEnd["status"]>((resolve) => {
             ch.on("data", (b: Buffer) => out.stdout(b));
             ch.stderr.on("data", (b: Buffer) => out.stderr(b));
