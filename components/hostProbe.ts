@@ -1,7 +1,12 @@
 // HostProbe: what a server really runs, read over SSH on `pulumi refresh`, so drift shows in preview.
 import * as pulumi from "@pulumi/pulumi";
-import { parseResultLine } from "./lib/result";
-import { BASE } from "./lib/remoteCommand";
+import { renderVerb } from "./lib/remoteCommand";
+
+// A dynamic provider is serialized into state: the source of each function it reaches (comments
+// included), each wrapped in the serializer's boilerplate, plus every value they capture. Every
+// HostProbe keeps that text in its inputs and its outputs, in every checkpoint and history copy. So
+// the provider reaches few functions, each self-contained (no imported module captured) and with
+// its comments above it rather than in its body.
 
 /** How the probe reaches the host: the deploy key and the pinned host key, nothing else. */
 export interface ProbeTarget {
@@ -30,43 +35,45 @@ interface ProbeState extends ProbeTarget {
     drifted: boolean;
 }
 
-/** The dispatcher's status verb (the deploy key's forced command runs the dispatcher anyway). */
-const statusRequest = `${BASE}/dispatch status`;
+/** The dispatcher's status verb (the deploy key's forced command runs the dispatcher anyway; it takes sudo itself). */
+const statusRequest = renderVerb("status");
 
-/** The ssh argument vector for one command, host key pinned and no interactive fallback. */
-export function sshArgs(t: Pick<ProbeTarget, "host" | "port" | "user">, keyFile: string, knownHostsFile: string, command: string): string[] {
-    return [
-        "-i", keyFile,
-        "-p", String(t.port),
-        "-o", "IdentitiesOnly=yes",
-        "-o", "IdentityAgent=none",
-        "-o", "BatchMode=yes",
-        "-o", "StrictHostKeyChecking=yes",
-        "-o", `UserKnownHostsFile=${knownHostsFile}`,
-        "-o", "GlobalKnownHostsFile=/dev/null",
-        "-o", "ConnectTimeout=10",
-        "-o", "ServerAliveInterval=5",
-        "-o", "ServerAliveCountMax=2",
-        "-l", t.user,
-        "--", t.host,
-        command,
-    ];
+/**
+ * Everything one status request needs: the files to write into the private directory `dir` (the
+ * deploy key, and a known_hosts line pinning the host key, in OpenSSH's bracket form for a port
+ * other than 22), and ssh's argument vector (host key pinned, the deploy key only, no interactive
+ * fallback, the dispatcher's status verb).
+ */
+export function sshCall(t: ProbeTarget, dir: string): { files: [string, string][]; args: string[] } {
+    const key = `${dir}/key`, knownHosts = `${dir}/known_hosts`;
+    return {
+        files: [
+            [key, t.privateKey.endsWith("\n") ? t.privateKey : `${t.privateKey}\n`],
+            [knownHosts, `${t.port === 22 ? t.host : `[${t.host}]:${t.port}`} ${t.hostKey.trim().split(/\s+/).slice(0, 2).join(" ")}\n`],
+        ],
+        args: [
+            "-i", key, "-p", String(t.port),
+            ...["IdentitiesOnly=yes", "IdentityAgent=none", "BatchMode=yes", "StrictHostKeyChecking=yes", `UserKnownHostsFile=${knownHosts}`,
+                "GlobalKnownHostsFile=/dev/null", "ConnectTimeout=10", "ServerAliveInterval=5", "ServerAliveCountMax=2"].flatMap((o) => ["-o", o]),
+            "-l", t.user, "--", t.host, statusRequest,
+        ],
+    };
 }
 
-/** A known_hosts line pinning `hostKey` for host:port (OpenSSH brackets non-default ports). */
-export function knownHostsLine(host: string, port: number, hostKey: string): string {
-    const name = port === 22 ? host : `[${host}]:${port}`;
-    return `${name} ${hostKey.trim().split(/\s+/).slice(0, 2).join(" ")}\n`;
-}
-
-/** The status request, the same for every user: the dispatcher takes sudo itself. */
-export function statusCommand(): string {
-    return statusRequest;
-}
-
-/** Parses `status.sh`'s result line (the one parser, lib/result.ts); a missing key names the key and the server. */
+/**
+ * Reads `status.sh`'s `nhs-result` line: exactly one such line, and its `store` and `deployed` keys,
+ * taken before any free-text `report=` (whose words must never pass for keys). A missing line or key
+ * is an error naming the server and the key. The same grammar as lib/result.ts's parseResultLine,
+ * written out here so the provider captures no module.
+ */
 export function parseObservation(name: string, stdout: string): HostObservation {
-    const f = parseResultLine(stdout, { step: "status.sh", host: `server "${name}"`, required: ["store", "deployed"] });
+    const lines = stdout.split(/\r?\n/).filter((l) => l === "nhs-result" || l.startsWith("nhs-result "));
+    const where = `status.sh on server "${name}"`;
+    if (lines.length !== 1) throw new Error(`${where} printed ${lines.length ? lines.length : "no"} "nhs-result" line${lines.length ? "s; expected exactly one" : "; is the host script from this release?"}`);
+    const f: Record<string, string> = Object.fromEntries(lines[0].split(" report=")[0].split(" ").map((w) => w.split(/=(.*)/)));
+    for (const k of ["store", "deployed"]) {
+        if (f[k] === undefined) throw new Error(`${where}: result line has no "${k}" key`);
+    }
     return { system: f.store, deployed: f.deployed };
 }
 
@@ -75,56 +82,42 @@ export function isDrifted(o: HostObservation): boolean {
     return o.deployed !== "none" && o.system !== o.deployed;
 }
 
-// Dynamic providers are serialized into state, so everything they use is required inside them.
-async function observe(name: string, t: ProbeTarget): Promise<HostObservation> {
-    const { execFile } = require("node:child_process") as typeof import("node:child_process");
-    const fs = require("node:fs") as typeof import("node:fs");
-    const os = require("node:os") as typeof import("node:os");
-    const path = require("node:path") as typeof import("node:path");
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nhs-probe-"));
-    try {
-        const keyFile = path.join(dir, "key");
-        const knownHosts = path.join(dir, "known_hosts");
-        fs.writeFileSync(keyFile, t.privateKey.endsWith("\n") ? t.privateKey : `${t.privateKey}\n`, { mode: 0o600 });
-        fs.writeFileSync(knownHosts, knownHostsLine(t.host, t.port, t.hostKey), { mode: 0o600 });
-        const stdout = await new Promise<string>((resolve, reject) => {
-            execFile("ssh", sshArgs(t, keyFile, knownHosts, statusCommand()), { timeout: 60_000 }, (err, out, errOut) => {
-                if (err) {
-                    reject(new Error(`server "${name}": could not read its status over SSH (${t.user}@${t.host}:${t.port}): ${String(errOut).trim() || err.message}`));
-                } else {
-                    resolve(String(out));
-                }
-            });
-        });
-        return parseObservation(name, stdout);
-    } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-    }
-}
-
+// create: a fresh probe is never "drifted" and reads nothing: the Rebuild that follows it deploys
+// anyway, so an SSH round trip here would only lengthen every first deploy.
+// read: ssh with the deploy key and the pinned host key, from a private temporary directory.
+// diff: a refresh that found drift replaces the probe; its new id re-triggers Rebuild and Verify.
+// update: only the deploy key rotated, so there is nothing to read again.
 const provider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: ProbeTarget & { name: string }) {
-        // A fresh probe is never "drifted" and reads nothing: the Rebuild that follows it deploys
-        // anyway, so an SSH round trip here would only lengthen every first deploy.
         const outs: ProbeState = { ...inputs, observed: null, drifted: false };
-        const { randomUUID } = require("node:crypto") as typeof import("node:crypto");
-        return { id: randomUUID(), outs };
+        return { id: require("node:crypto").randomUUID(), outs };
     },
-    async read(id: string, props: ProbeState) {
-        const observed = await observe(props.name, props);
-        return { id, props: { ...props, observed, drifted: isDrifted(observed) } };
+    async read(id: string, p: ProbeState) {
+        const fs = require("node:fs") as typeof import("node:fs");
+        const dir = fs.mkdtempSync(`${require("node:os").tmpdir()}/nhs-probe-`);
+        try {
+            const { files, args } = sshCall(p, dir);
+            for (const [file, text] of files) fs.writeFileSync(file, text, { mode: 0o600 });
+            const stdout = await new Promise<string>((resolve, reject) => {
+                require("node:child_process").execFile("ssh", args, { timeout: 60_000 }, (err: Error | null, out: string, errOut: string) => {
+                    if (err) reject(new Error(`server "${p.name}": could not read its status over SSH (${p.user}@${p.host}:${p.port}): ${String(errOut).trim() || err.message}`));
+                    else resolve(String(out));
+                });
+            });
+            const observed = parseObservation(p.name, stdout);
+            return { id, props: { ...p, observed, drifted: isDrifted(observed) } };
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     },
     async diff(_id: string, olds: ProbeState, news: ProbeTarget & { name: string }) {
-        // A refresh that found drift replaces the probe; its new id re-triggers Rebuild and Verify.
         const replaces = olds.drifted ? ["observed"] : [];
         for (const k of ["host", "port", "user", "hostKey"] as const) {
             if (olds[k] !== news[k]) replaces.push(k);
         }
-        const changes = replaces.length > 0 || olds.privateKey !== news.privateKey;
-        return { changes, replaces, deleteBeforeReplace: false };
+        return { changes: replaces.length > 0 || olds.privateKey !== news.privateKey, replaces, deleteBeforeReplace: false };
     },
     async update(_id: string, olds: ProbeState, news: ProbeTarget & { name: string }) {
-        // Only the deploy key rotated: nothing to read again.
         return { outs: { ...olds, ...news } };
     },
 };

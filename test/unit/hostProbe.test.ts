@@ -1,22 +1,27 @@
 // HostProbe's pure parts: the ssh invocation, host key pinning, and reading status.sh.
 import { describe, expect, it } from "vitest";
-import { isDrifted, knownHostsLine, parseObservation, sshArgs, statusCommand } from "../../components/hostProbe";
+import { isDrifted, parseObservation, sshCall } from "../../components/hostProbe";
 
 describe("HostProbe", () => {
-  it("pins the host key and never falls back to a password or an agent", () => {
-    const args = sshArgs({ host: "10.0.0.2", port: 2222, user: "deploy" }, "/t/key", "/t/kh", "sudo -n sh /x/status.sh");
-    expect(args).toEqual(expect.arrayContaining(["StrictHostKeyChecking=yes", "UserKnownHostsFile=/t/kh", "BatchMode=yes", "IdentityAgent=none"]));
-    expect(args.slice(-3)).toEqual(["--", "10.0.0.2", "sudo -n sh /x/status.sh"]);
+  const target = { host: "10.0.0.2", port: 2222, user: "deploy", hostKey: " ssh-ed25519 AAAAC3 root@h ", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----" };
+
+  it("pins the host key, asks the dispatcher for the status, and never falls back to a password or an agent", () => {
+    const { args } = sshCall(target, "/t");
+    expect(args).toEqual(expect.arrayContaining(["StrictHostKeyChecking=yes", "UserKnownHostsFile=/t/known_hosts", "BatchMode=yes", "IdentityAgent=none", "IdentitiesOnly=yes"]));
+    expect(args[args.indexOf("StrictHostKeyChecking=yes") - 1]).toBe("-o");
+    expect(args[args.indexOf("-i") + 1]).toBe("/t/key");
     expect(args[args.indexOf("-p") + 1]).toBe("2222");
+    expect(args[args.indexOf("-l") + 1]).toBe("deploy");
+    // The same line for every user: the dispatcher takes sudo itself.
+    expect(args.slice(-3)).toEqual(["--", "10.0.0.2", "/var/lib/nixos-home-server/dispatch status"]);
   });
 
-  it("writes known_hosts lines with OpenSSH's bracket form for other ports", () => {
-    expect(knownHostsLine("h.home.arpa", 22, "ssh-ed25519 AAAAC3 root@h")).toBe("h.home.arpa ssh-ed25519 AAAAC3\n");
-    expect(knownHostsLine("10.0.0.2", 2222, " ssh-ed25519 AAAAC3 ")).toBe("[10.0.0.2]:2222 ssh-ed25519 AAAAC3\n");
-  });
-
-  it("asks the dispatcher for the status, whatever the user", () => {
-    expect(statusCommand()).toBe("/var/lib/nixos-home-server/dispatch status");
+  it("writes the key and a known_hosts line, with OpenSSH's bracket form for other ports", () => {
+    expect(sshCall(target, "/t").files).toEqual([
+      ["/t/key", `${target.privateKey}\n`],
+      ["/t/known_hosts", "[10.0.0.2]:2222 ssh-ed25519 AAAAC3\n"],
+    ]);
+    expect(sshCall({ ...target, host: "h.home.arpa", port: 22 }, "/t").files[1]).toEqual(["/t/known_hosts", "h.home.arpa ssh-ed25519 AAAAC3\n"]);
   });
 
   it("reads the running and the last-deployed system, and names a missing key", () => {
@@ -26,6 +31,9 @@ describe("HostProbe", () => {
     expect(isDrifted(o)).toBe(true);
     expect(() => parseObservation("nixos-prod", "nhs-result status=ok store=/x")).toThrow('status.sh on server "nixos-prod": result line has no "deployed" key');
     expect(() => parseObservation("nixos-prod", "")).toThrow('status.sh on server "nixos-prod" printed no "nhs-result" line');
+    expect(() => parseObservation("nixos-prod", `${line}${line}`)).toThrow('status.sh on server "nixos-prod" printed 2 "nhs-result" lines');
+    // An empty value is a value (status.sh prints `store=` when it cannot read the running system).
+    expect(parseObservation("nixos-prod", "nhs-result store= deployed=/nix/store/a-sys")).toEqual({ system: "", deployed: "/nix/store/a-sys" });
   });
 
   it("never lets words of the free-text report overwrite store or deployed", () => {
