@@ -15,7 +15,7 @@ export interface ProbeTarget {
     user: string;
     /** authorized_keys-format line, e.g. `ssh-ed25519 AAAA…`. */
     hostKey: string;
-    /** OpenSSH private key (the deploy key). Kept secret in state. */
+    /** The deploy key's ed25519 private key as its 32-byte seed (RFC 8032), base64. Kept secret in state. */
     privateKey: string;
 }
 
@@ -38,6 +38,40 @@ interface ProbeState extends ProbeTarget {
 /** The dispatcher's status verb (the deploy key's forced command runs the dispatcher anyway; it takes sudo itself). */
 const statusRequest = renderVerb("status");
 
+// The OpenSSH text of the deploy key, rebuilt from its seed at each read so that state keeps 44
+// characters of secret instead of ~400 (twice: inputs and outputs, each as incompressible ciphertext).
+// OpenSSH 9.2's `ssh -i` takes only this format for ed25519, not PKCS#8. The layout is PROTOCOL.key's
+// (lib/sshKey.ts builds the same, commented): magic, cipher and KDF "none", no KDF options, one key,
+// the public blob (string "ssh-ed25519", string public), then the private section (length 0x88):
+// two equal check-ints (zero), the key type, the public key, seed‖public (0x40 bytes), an empty
+// comment, and padding 1..5 to a multiple of 8. Every length is fixed, so one template holds it.
+/** The deploy key's OpenSSH private key text, from its base64 ed25519 seed. */
+export function openSshKey(seed: string): string {
+    const s = Buffer.from(seed, "base64"), crypto = require("node:crypto") as typeof import("node:crypto");
+    const pub = crypto.createPublicKey(crypto.createPrivateKey({ key: Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), s]), format: "der", type: "pkcs8" }))
+        .export({ format: "der", type: "spki" }).subarray(12).toString("latin1");
+    const type = "\0\0\0\x0bssh-ed25519";
+    const body = `openssh-key-v1\0\0\0\0\x04none\0\0\0\x04none\0\0\0\0\0\0\0\x01\0\0\0\x33${type}\0\0\0\x20${pub}` +
+        `\0\0\0\x88\0\0\0\0\0\0\0\0${type}\0\0\0\x20${pub}\0\0\0\x40${s.toString("latin1")}${pub}\0\0\0\0\x01\x02\x03\x04\x05`;
+    return `-----BEGIN OPENSSH PRIVATE KEY-----\n${Buffer.from(body, "latin1").toString("base64")}\n-----END OPENSSH PRIVATE KEY-----\n`;
+}
+
+/**
+ * The seed of an unencrypted OpenSSH ed25519 private key (DeployKey's), base64: the 32 bytes at
+ * offset 161, checked by rebuilding the key from them (all but the check-ints and what follows the
+ * private half must match). The error never quotes the key.
+ */
+export function deployKeySeed(openSsh: string): string {
+    const decode = (text: string) => Buffer.from(text.replace(/-----[A-Z ]+-----|\s/g, ""), "base64");
+    const b = decode(openSsh);
+    const seed = b.subarray(161, 193).toString("base64");
+    const rebuilt = b.length >= 225 && decode(openSshKey(seed));
+    if (!rebuilt || !b.subarray(0, 94).equals(rebuilt.subarray(0, 94)) || !b.subarray(106, 225).equals(rebuilt.subarray(106, 225))) {
+        throw new Error("HostProbe: the deploy key (privateKey) must be an unencrypted OpenSSH ed25519 private key");
+    }
+    return seed;
+}
+
 /**
  * Everything one status request needs: the files to write into the private directory `dir` (the
  * deploy key, and a known_hosts line pinning the host key, in OpenSSH's bracket form for a port
@@ -48,7 +82,7 @@ export function sshCall(t: ProbeTarget, dir: string): { files: [string, string][
     const key = `${dir}/key`, knownHosts = `${dir}/known_hosts`;
     return {
         files: [
-            [key, t.privateKey.endsWith("\n") ? t.privateKey : `${t.privateKey}\n`],
+            [key, openSshKey(t.privateKey)],
             [knownHosts, `${t.port === 22 ? t.host : `[${t.host}]:${t.port}`} ${t.hostKey.trim().split(/\s+/).slice(0, 2).join(" ")}\n`],
         ],
         args: [
@@ -69,7 +103,7 @@ export function sshCall(t: ProbeTarget, dir: string): { files: [string, string][
 export function parseObservation(name: string, stdout: string): HostObservation {
     const lines = stdout.split(/\r?\n/).filter((l) => l === "nhs-result" || l.startsWith("nhs-result "));
     const where = `status.sh on server "${name}"`;
-    if (lines.length !== 1) throw new Error(`${where} printed ${lines.length ? lines.length : "no"} "nhs-result" line${lines.length ? "s; expected exactly one" : "; is the host script from this release?"}`);
+    if (lines.length !== 1) throw new Error(`${where} printed ${lines.length || "no"} "nhs-result" lines, expected exactly one`);
     const f: Record<string, string> = Object.fromEntries(lines[0].split(" report=")[0].split(" ").map((w) => w.split(/=(.*)/)));
     for (const k of ["store", "deployed"]) {
         if (f[k] === undefined) throw new Error(`${where}: result line has no "${k}" key`);
@@ -98,11 +132,8 @@ const provider: pulumi.dynamic.ResourceProvider = {
         try {
             const { files, args } = sshCall(p, dir);
             for (const [file, text] of files) fs.writeFileSync(file, text, { mode: 0o600 });
-            const stdout = await new Promise<string>((resolve, reject) => {
-                require("node:child_process").execFile("ssh", args, { timeout: 60_000 }, (err: Error | null, out: string, errOut: string) => {
-                    if (err) reject(new Error(`server "${p.name}": could not read its status over SSH (${p.user}@${p.host}:${p.port}): ${String(errOut).trim() || err.message}`));
-                    else resolve(String(out));
-                });
+            const { stdout } = await require("node:util").promisify(require("node:child_process").execFile)("ssh", args, { timeout: 60_000 }).catch((e: { stderr: string; message: string }) => {
+                throw new Error(`server "${p.name}": could not read its status over SSH (${p.user}@${p.host}:${p.port}): ${String(e.stderr).trim() || e.message}`);
             });
             const observed = parseObservation(p.name, stdout);
             return { id, props: { ...p, observed, drifted: isDrifted(observed) } };
@@ -128,6 +159,7 @@ export interface HostProbeArgs {
     port: pulumi.Input<number>;
     user: pulumi.Input<string>;
     hostKey: pulumi.Input<string>;
+    /** The deploy key, OpenSSH text (DeployKey's privateKey); state keeps only its seed. */
     privateKey: pulumi.Input<string>;
 }
 
@@ -138,7 +170,8 @@ export class HostProbe extends pulumi.dynamic.Resource {
     declare public readonly drifted: pulumi.Output<boolean>;
 
     constructor(name: string, args: HostProbeArgs, opts?: pulumi.CustomResourceOptions) {
-        super(provider, name, { ...args, observed: undefined, drifted: undefined }, {
+        const privateKey = pulumi.secret(pulumi.output(args.privateKey).apply(deployKeySeed));
+        super(provider, name, { ...args, privateKey, observed: undefined, drifted: undefined }, {
             ...opts,
             additionalSecretOutputs: ["privateKey"],
         }, "nixos-home-server", "HostProbe");

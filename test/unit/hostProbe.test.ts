@@ -1,9 +1,44 @@
-// HostProbe's pure parts: the ssh invocation, host key pinning, and reading status.sh.
+// HostProbe's pure parts: the deploy key kept as its seed, the ssh invocation, host key pinning, and reading status.sh.
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { isDrifted, parseObservation, sshCall } from "../../components/hostProbe";
+import { deployKeySeed, isDrifted, openSshKey, parseObservation, sshCall } from "../../components/hostProbe";
+import { openSshKeyPairFromSeed } from "../../components/lib/sshKey";
 
 describe("HostProbe", () => {
-  const target = { host: "10.0.0.2", port: 2222, user: "deploy", hostKey: " ssh-ed25519 AAAAC3 root@h ", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----" };
+  const seed = Buffer.from("d1b0a2c4e6f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192", "hex");
+  const pair = openSshKeyPairFromSeed(seed, "nhs-deploy@prod/nixos-prod");
+  const target = { host: "10.0.0.2", port: 2222, user: "deploy", hostKey: " ssh-ed25519 AAAAC3 root@h ", privateKey: seed.toString("base64") };
+
+  it("keeps only the deploy key's seed, and rebuilds a key OpenSSH signs with", () => {
+    expect(deployKeySeed(pair.privateKey)).toBe(seed.toString("base64"));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nhs-probe-test-"));
+    try {
+      const key = path.join(dir, "key");
+      fs.writeFileSync(key, openSshKey(seed.toString("base64")), { mode: 0o600 });
+      // The real ssh-keygen reads it, finds DeployKey's public key, and its signature verifies against that key.
+      expect(execFileSync("ssh-keygen", ["-y", "-f", key]).toString().trim()).toBe(pair.publicKey.split(" ").slice(0, 2).join(" "));
+      fs.writeFileSync(path.join(dir, "data"), "probe");
+      execFileSync("ssh-keygen", ["-q", "-Y", "sign", "-f", key, "-n", "file", path.join(dir, "data")]);
+      fs.writeFileSync(path.join(dir, "signers"), `probe ${pair.publicKey}\n`);
+      execFileSync("ssh-keygen", ["-q", "-Y", "verify", "-f", path.join(dir, "signers"), "-I", "probe", "-n", "file", "-s", path.join(dir, "data.sig")], { input: "probe" });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a key that is not an unencrypted OpenSSH ed25519 key, without quoting it", () => {
+    const other = openSshKeyPairFromSeed(Buffer.alloc(32, 1), "x").privateKey;
+    const b = Buffer.from(other.split("\n").slice(1, -2).join(""), "base64");
+    b[180] ^= 1; // a seed byte: the public key no longer matches it
+    const broken = `-----BEGIN OPENSSH PRIVATE KEY-----\n${b.toString("base64")}\n-----END OPENSSH PRIVATE KEY-----\n`;
+    for (const bad of [broken, other.replace("bm9uZQ", "YWVzMjU2LWN0cg"), "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIAAA\n-----END PRIVATE KEY-----\n", ""]) {
+      expect(() => deployKeySeed(bad)).toThrow("HostProbe: the deploy key (privateKey) must be an unencrypted OpenSSH ed25519 private key");
+      try { deployKeySeed(bad); } catch (e) { expect(String(e)).not.toContain("AAAA"); }
+    }
+  });
 
   it("pins the host key, asks the dispatcher for the status, and never falls back to a password or an agent", () => {
     const { args } = sshCall(target, "/t");
@@ -18,7 +53,7 @@ describe("HostProbe", () => {
 
   it("writes the key and a known_hosts line, with OpenSSH's bracket form for other ports", () => {
     expect(sshCall(target, "/t").files).toEqual([
-      ["/t/key", `${target.privateKey}\n`],
+      ["/t/key", openSshKey(target.privateKey)],
       ["/t/known_hosts", "[10.0.0.2]:2222 ssh-ed25519 AAAAC3\n"],
     ]);
     expect(sshCall({ ...target, host: "h.home.arpa", port: 22 }, "/t").files[1]).toEqual(["/t/known_hosts", "h.home.arpa ssh-ed25519 AAAAC3\n"]);

@@ -296,7 +296,8 @@ describe("three servers", () => {
       (n) => openSshKeyPairFromSeed(seedFor(`${n}-deploy-key-seed`), `nhs-deploy@unit/${n}`).privateKey,
     );
     const pkcs8 = ["nixos-staging", "nixos-prod", "nixos-backup"].map((n) => pkcs8PemFromSeed(seedFor(`${n}-deploy-key-seed`)));
-    const forbidden = [PASSWORD, ...privateKeys, ...privateKeys.map((k) => k.split("\n")[1]), ...pkcs8.map((k) => k.split("\n")[1])];
+    const seeds = ["nixos-staging", "nixos-prod", "nixos-backup"].map((n) => seedFor(`${n}-deploy-key-seed`).toString("base64"));
+    const forbidden = [PASSWORD, ...privateKeys, ...privateKeys.map((k) => k.split("\n")[1]), ...pkcs8.map((k) => k.split("\n")[1]), ...seeds];
     // Secret-wrapped values are encrypted in state; everything outside them must be free of secrets.
     const unwrapSecrets = (_k: string, v: unknown) => (v && typeof v === "object" && SECRET_SIG in v ? "[secret]" : v);
     for (const r of registrations) {
@@ -312,9 +313,9 @@ describe("three servers", () => {
     expect(install.value.hostKey).toBe(hostKeyFor("nixos-staging"));
     const sync = byName("nixos-backup-config-sync").inputs.connection as { value: Record<string, unknown> };
     expect(sync.value.port).toBe(2222);
-    // Connections carry the PKCS#8 form (shorter in state); HostProbe the OpenSSH text, both secret.
+    // Connections carry the PKCS#8 form (shorter in state); HostProbe only the seed, both secret.
     expect(JSON.stringify(sync)).toContain(pkcs8[2].split("\n")[1]);
-    expect(JSON.stringify(byName("nixos-backup-probe").inputs.privateKey)).toContain(privateKeys[2].split("\n")[1]);
+    expect(byName("nixos-backup-probe").inputs.privateKey).toEqual({ [SECRET_SIG]: "1b47061264138c4ac30d75fd1eb44270", value: seeds[2] });
     expect(byName("nixos-staging-deploy-key-seed").additionalSecretOutputs).toEqual(expect.arrayContaining(["base64", "hex"]));
   });
 
