@@ -48,8 +48,8 @@ const statusRequest = renderVerb("status");
 /** The deploy key's OpenSSH private key text, from its base64 ed25519 seed. */
 export function openSshKey(seed: string): string {
     const s = Buffer.from(seed, "base64"), crypto = require("node:crypto") as typeof import("node:crypto");
-    const pub = crypto.createPublicKey(crypto.createPrivateKey({ key: Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), s]), format: "der", type: "pkcs8" }))
-        .export({ format: "der", type: "spki" }).subarray(12).toString("latin1");
+    const jwk = crypto.createPrivateKey({ key: Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), s]), format: "der", type: "pkcs8" }).export({ format: "jwk" });
+    const pub = Buffer.from(jwk.x!, "base64url").toString("latin1");
     const type = "\0\0\0\x0bssh-ed25519";
     const body = `openssh-key-v1\0\0\0\0\x04none\0\0\0\x04none\0\0\0\0\0\0\0\x01\0\0\0\x33${type}\0\0\0\x20${pub}` +
         `\0\0\0\x88\0\0\0\0\0\0\0\0${type}\0\0\0\x20${pub}\0\0\0\x40${s.toString("latin1")}${pub}\0\0\0\0\x01\x02\x03\x04\x05`;
