@@ -121,7 +121,8 @@ export function isDrifted(o: HostObservation): boolean {
 // read: ssh with the deploy key and the pinned host key, from a private temporary directory.
 // diff: a refresh that found drift replaces the probe; its new id re-triggers Rebuild and Verify.
 // update: only the deploy key rotated, so there is nothing to read again.
-const provider: pulumi.dynamic.ResourceProvider = {
+/** Exported for its unit test, which runs the serialized text as the dynamic-provider plugin would. */
+export const provider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: ProbeTarget & { name: string }) {
         const outs: ProbeState = { ...inputs, observed: null, drifted: false };
         return { id: require("node:crypto").randomUUID(), outs };

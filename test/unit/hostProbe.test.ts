@@ -3,8 +3,9 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { deployKeySeed, isDrifted, openSshKey, parseObservation, sshCall } from "../../components/hostProbe";
+import { deployKeySeed, isDrifted, openSshKey, parseObservation, provider, sshCall } from "../../components/hostProbe";
 import { openSshKeyPairFromSeed } from "../../components/lib/sshKey";
 
 describe("HostProbe", () => {
@@ -81,5 +82,44 @@ describe("HostProbe", () => {
   it("sees no drift on a host this tool never deployed, nor on one running what it deployed", () => {
     expect(isDrifted({ system: "/nix/store/a", deployed: "/nix/store/a" })).toBe(false);
     expect(isDrifted({ system: "/nix/store/a", deployed: "none" })).toBe(false);
+  });
+});
+
+describe("HostProbe's serialized provider (the text kept in state, run as the plugin runs it)", () => {
+  const seed = Buffer.alloc(32, 3).toString("base64");
+  const target = { name: "t1", host: "127.0.0.1", port: 1, user: "nobody", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOpKbGPinFIKvvVQexMuxfmVR3auvr57kkIe6mkURtIs", privateKey: seed };
+  const load = async () => {
+    const sf = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true });
+    const module = { exports: {} as { handler?: () => pulumi.dynamic.ResourceProvider } };
+    new Function("exports", "require", "module", sf.text)(module.exports, require, module);
+    return { text: sf.text, p: module.exports.handler!() };
+  };
+
+  it("stays small and captures no module", async () => {
+    const { text } = await load();
+    // 7.8 KB when it captured lib/result and kept comments; now 5.9 KB as ts-node emits it, 6.1 KB through vitest's transform.
+    expect(text.length).toBeLessThan(6500);
+    expect(text).not.toMatch(/parseResultLine|_\d+ = require|\/\/ /);
+  });
+
+  it("creates without reading, replaces on drift or a new host, updates on a new key only", async () => {
+    const { p } = await load();
+    const { outs } = await p.create(target);
+    expect(outs).toEqual({ ...target, observed: null, drifted: false });
+    expect(await p.diff!("id", outs, target)).toEqual({ changes: false, replaces: [], deleteBeforeReplace: false });
+    expect((await p.diff!("id", { ...outs, drifted: true }, target)).replaces).toEqual(["observed"]);
+    expect((await p.diff!("id", outs, { ...target, port: 2222, hostKey: "ssh-ed25519 AAAAC3" })).replaces).toEqual(["port", "hostKey"]);
+    const rotated = { ...target, privateKey: Buffer.alloc(32, 4).toString("base64") };
+    expect(await p.diff!("id", outs, rotated)).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+    expect((await p.update!("id", outs, rotated)).outs).toEqual({ ...outs, privateKey: rotated.privateKey });
+  });
+
+  it("names the server and the address when ssh fails, and never the key", async () => {
+    const { p } = await load();
+    // Port 1 on loopback: nothing listens, so ssh fails fast.
+    const err = await p.read!("id", { ...target, observed: null, drifted: false }).then(() => undefined, (e: Error) => e);
+    expect(String(err)).toMatch(/^Error: server "t1": could not read its status over SSH \(nobody@127\.0\.0\.1:1\): .*(refused|port 1)/);
+    expect(String(err)).not.toContain(seed);
+    expect(String(err)).not.toContain(openSshKey(seed).split("\n")[1].slice(0, 40));
   });
 });
