@@ -322,8 +322,8 @@ describe("three servers", () => {
     const sync = byName("nixos-backup-config-sync").inputs.connection as { value: Record<string, unknown> };
     expect(sync.value.port).toBe(2222);
     expect(sync.value.agentSocketPath).toBe(".nhs-agent/unit--nixos-backup.sock");
-    // HostProbe reads the host on refresh, when no program runs to serve an agent: it keeps the key, secret.
-    expect(JSON.stringify(byName("nixos-backup-probe").inputs.privateKey)).toContain(privateKeys[2].split("\n")[1]);
+    // HostProbe reads the host on refresh, when no program runs to serve an agent: it keeps the seed, secret.
+    expect(byName("nixos-backup-probe").inputs.privateKey).toEqual({ [SECRET_SIG]: "1b47061264138c4ac30d75fd1eb44270", value: seeds[2].toString("base64") });
     expect(byName("nixos-staging-deploy-key-seed").additionalSecretOutputs).toEqual(expect.arrayContaining(["base64", "hex"]));
   });
 
