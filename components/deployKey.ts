@@ -22,8 +22,8 @@ export function seedRotations(rotation: number): { odd: number; even: number } {
 }
 
 export class DeployKey extends pulumi.ComponentResource {
-  /** OpenSSH private key (secret), for OpenSSH's own ssh (HostProbe). */
-  readonly privateKey: pulumi.Output<string>;
+  /** The current key's 32-byte ed25519 seed, base64 (secret): HostProbe rebuilds the key from it on refresh. */
+  readonly keySeed: pulumi.Output<string>;
   /**
    * The socket of an agent holding only this key, served by this program while it deploys: what
    * pulumi-command connections use, so no command keeps the key in state. Resolves once it listens.
@@ -58,7 +58,7 @@ export class DeployKey extends pulumi.ComponentResource {
     const pair = (s: random.RandomBytes) =>
       createdOnly(s.base64).apply((b64) => {
         const bytes = Buffer.from(b64, "base64");
-        return { ...openSshKeyPairFromSeed(bytes, args.comment), seed: bytes };
+        return { publicKey: openSshKeyPairFromSeed(bytes, args.comment).publicKey, seed: bytes };
       });
     // A preview runs no command, so it serves nothing. The path is not secret: unsecret, or every
     // connection holding it would be encrypted into state again.
@@ -69,7 +69,7 @@ export class DeployKey extends pulumi.ComponentResource {
       }));
     const now = pair(current);
     const before = previous && pair(previous);
-    this.privateKey = pulumi.secret(now.apply((p) => p.privateKey));
+    this.keySeed = pulumi.secret(now.apply((p) => p.seed.toString("base64")));
     this.agentSocketPath = agent(now, args.agentSockets.current);
     this.previousAgentSocketPath = before && agent(before, args.agentSockets.previous);
     // The public half is derived from the secret seed, so Pulumi taints it secret; it is public by

@@ -57,22 +57,6 @@ export function openSshKey(seed: string): string {
 }
 
 /**
- * The seed of an unencrypted OpenSSH ed25519 private key (DeployKey's), base64: the 32 bytes at
- * offset 161, checked by rebuilding the key from them (all but the check-ints and what follows the
- * private half must match). The error never quotes the key.
- */
-export function deployKeySeed(openSsh: string): string {
-    const decode = (text: string) => Buffer.from(text.replace(/-----[A-Z ]+-----|\s/g, ""), "base64");
-    const b = decode(openSsh);
-    const seed = b.subarray(161, 193).toString("base64");
-    const rebuilt = b.length >= 225 && decode(openSshKey(seed));
-    if (!rebuilt || !b.subarray(0, 94).equals(rebuilt.subarray(0, 94)) || !b.subarray(106, 225).equals(rebuilt.subarray(106, 225))) {
-        throw new Error("HostProbe: the deploy key (privateKey) must be an unencrypted OpenSSH ed25519 private key");
-    }
-    return seed;
-}
-
-/**
  * Everything one status request needs: the files to write into the private directory `dir` (the
  * deploy key, and a known_hosts line pinning the host key, in OpenSSH's bracket form for a port
  * other than 22), and ssh's argument vector (host key pinned, the deploy key only, no interactive
@@ -160,7 +144,7 @@ export interface HostProbeArgs {
     port: pulumi.Input<number>;
     user: pulumi.Input<string>;
     hostKey: pulumi.Input<string>;
-    /** The deploy key, OpenSSH text (DeployKey's privateKey); state keeps only its seed. */
+    /** The deploy key's seed, base64 (DeployKey's keySeed), secret. */
     privateKey: pulumi.Input<string>;
 }
 
@@ -171,8 +155,7 @@ export class HostProbe extends pulumi.dynamic.Resource {
     declare public readonly drifted: pulumi.Output<boolean>;
 
     constructor(name: string, args: HostProbeArgs, opts?: pulumi.CustomResourceOptions) {
-        const privateKey = pulumi.secret(pulumi.output(args.privateKey).apply(deployKeySeed));
-        super(provider, name, { ...args, privateKey, observed: undefined, drifted: undefined }, {
+        super(provider, name, { ...args, privateKey: pulumi.secret(args.privateKey), observed: undefined, drifted: undefined }, {
             ...opts,
             additionalSecretOutputs: ["privateKey"],
         }, "nixos-home-server", "HostProbe");

@@ -146,7 +146,7 @@ export class NixosServer extends pulumi.ComponentResource {
     // It belongs to the sync step (the host's side of the config), so a server keeps five stages.
     this.probe = new HostProbe(
       `${name}-probe`,
-      { name: s.name, host: s.host, port: s.port, user: s.user, hostKey: s.hostKey, privateKey: this.deployKey.privateKey },
+      { name: s.name, host: s.host, port: s.port, user: s.user, hostKey: s.hostKey, privateKey: this.deployKey.keySeed },
       { parent: this.configSync, dependsOn: [this.configSync] },
     );
 

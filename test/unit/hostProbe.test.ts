@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { deployKeySeed, isDrifted, openSshKey, parseObservation, provider, sshCall } from "../../components/hostProbe";
+import { isDrifted, openSshKey, parseObservation, provider, sshCall } from "../../components/hostProbe";
 import { openSshKeyPairFromSeed } from "../../components/lib/sshKey";
 
 describe("HostProbe", () => {
@@ -14,7 +14,6 @@ describe("HostProbe", () => {
   const target = { host: "10.0.0.2", port: 2222, user: "deploy", hostKey: " ssh-ed25519 AAAAC3 root@h ", privateKey: seed.toString("base64") };
 
   it("keeps only the deploy key's seed, and rebuilds a key OpenSSH signs with", () => {
-    expect(deployKeySeed(pair.privateKey)).toBe(seed.toString("base64"));
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nhs-probe-test-"));
     try {
       const key = path.join(dir, "key");
@@ -27,17 +26,6 @@ describe("HostProbe", () => {
       execFileSync("ssh-keygen", ["-q", "-Y", "verify", "-f", path.join(dir, "signers"), "-I", "probe", "-n", "file", "-s", path.join(dir, "data.sig")], { input: "probe" });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  it("refuses a key that is not an unencrypted OpenSSH ed25519 key, without quoting it", () => {
-    const other = openSshKeyPairFromSeed(Buffer.alloc(32, 1), "x").privateKey;
-    const b = Buffer.from(other.split("\n").slice(1, -2).join(""), "base64");
-    b[180] ^= 1; // a seed byte: the public key no longer matches it
-    const broken = `-----BEGIN OPENSSH PRIVATE KEY-----\n${b.toString("base64")}\n-----END OPENSSH PRIVATE KEY-----\n`;
-    for (const bad of [broken, other.replace("bm9uZQ", "YWVzMjU2LWN0cg"), "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIAAA\n-----END PRIVATE KEY-----\n", ""]) {
-      expect(() => deployKeySeed(bad)).toThrow("HostProbe: the deploy key (privateKey) must be an unencrypted OpenSSH ed25519 private key");
-      try { deployKeySeed(bad); } catch (e) { expect(String(e)).not.toContain("AAAA"); }
     }
   });
 
