@@ -42,7 +42,10 @@ export function bootstrapConnection(e: Endpoint, c: BootstrapCredentials): types
   };
 }
 
-/** The deploy key connection. The key travels only here, as a secret, never in command text. */
-export function deployConnection(e: Endpoint, privateKey: pulumi.Output<string>): types.input.remote.ConnectionArgs {
-  return { ...base(e), privateKey: pulumi.secret(privateKey) };
+/**
+ * The deploy key connection: through the agent socket this run serves the key on (DeployKey), so
+ * the connection, kept in every command's inputs and outputs, holds no secret at all.
+ */
+export function deployConnection(e: Endpoint, agentSocketPath: pulumi.Output<string>): types.input.remote.ConnectionArgs {
+  return { ...base(e), agentSocketPath };
 }

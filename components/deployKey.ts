@@ -1,7 +1,8 @@
 // DeployKey: the ed25519 key Pulumi deploys with, derived from random bytes kept as a secret.
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { authorizedKeyLine, openSshKeyPairFromSeed, pkcs8PemFromSeed } from "./lib/sshKey";
+import { authorizedKeyLine, openSshKeyPairFromSeed } from "./lib/sshKey";
+import { agentKeyFromSeed, serveAgent } from "./lib/sshAgent";
 import { createdOnly } from "./lib/created";
 
 export interface DeployKeyArgs {
@@ -11,6 +12,8 @@ export interface DeployKeyArgs {
   rotation: number;
   /** deployFrom: the source addresses the key is accepted from (authorized_keys `from=`). */
   from: readonly string[];
+  /** Where this run serves the current key's agent, and the previous rotation's (lib/sshAgent.ts agentSocketPath). */
+  agentSockets: { current: string; previous: string };
 }
 
 /** The keepers of the two seeds: the newest odd and the newest even rotation up to `rotation`. */
@@ -19,12 +22,15 @@ export function seedRotations(rotation: number): { odd: number; even: number } {
 }
 
 export class DeployKey extends pulumi.ComponentResource {
-  /** OpenSSH private key (secret), for OpenSSH's own ssh (HostProbe). */
-  readonly privateKey: pulumi.Output<string>;
-  /** The same key as PKCS#8 PEM (secret), for pulumi-command connections: shorter in state. */
-  readonly connectionKey: pulumi.Output<string>;
-  /** The key of the rotation before this one, PKCS#8 (secret): a rotation authorizes the new key with it. None at rotation 1. */
-  readonly previousConnectionKey?: pulumi.Output<string>;
+  /** The current key's 32-byte ed25519 seed, base64 (secret): HostProbe rebuilds the key from it on refresh. */
+  readonly keySeed: pulumi.Output<string>;
+  /**
+   * The socket of an agent holding only this key, served by this program while it deploys: what
+   * pulumi-command connections use, so no command keeps the key in state. Resolves once it listens.
+   */
+  readonly agentSocketPath: pulumi.Output<string>;
+  /** The previous rotation's key, behind its own socket: a rotation authorizes the new key with it. None at rotation 1. */
+  readonly previousAgentSocketPath?: pulumi.Output<string>;
   /** "ssh-ed25519 AAAA... marker": public, so it is shown in plain text. */
   readonly publicKey: pulumi.Output<string>;
   readonly previousPublicKey?: pulumi.Output<string>;
@@ -52,13 +58,20 @@ export class DeployKey extends pulumi.ComponentResource {
     const pair = (s: random.RandomBytes) =>
       createdOnly(s.base64).apply((b64) => {
         const bytes = Buffer.from(b64, "base64");
-        return { ...openSshKeyPairFromSeed(bytes, args.comment), pkcs8: pkcs8PemFromSeed(bytes) };
+        return { publicKey: openSshKeyPairFromSeed(bytes, args.comment).publicKey, seed: bytes };
       });
+    // A preview runs no command, so it serves nothing. The path is not secret: unsecret, or every
+    // connection holding it would be encrypted into state again.
+    const agent = (p: pulumi.Output<{ seed: Buffer }>, socket: string) =>
+      pulumi.unsecret(p.apply(async ({ seed }) => {
+        if (!pulumi.runtime.isDryRun()) await serveAgent(socket, agentKeyFromSeed(seed, args.comment));
+        return socket;
+      }));
     const now = pair(current);
     const before = previous && pair(previous);
-    this.privateKey = pulumi.secret(now.apply((p) => p.privateKey));
-    this.connectionKey = pulumi.secret(now.apply((p) => p.pkcs8));
-    this.previousConnectionKey = before && pulumi.secret(before.apply((p) => p.pkcs8));
+    this.keySeed = pulumi.secret(now.apply((p) => p.seed.toString("base64")));
+    this.agentSocketPath = agent(now, args.agentSockets.current);
+    this.previousAgentSocketPath = before && agent(before, args.agentSockets.previous);
     // The public half is derived from the secret seed, so Pulumi taints it secret; it is public by
     // nature and must appear in command text and in the NixOS config, so it is unsecreted on purpose.
     this.publicKey = pulumi.unsecret(now.apply((p) => p.publicKey));

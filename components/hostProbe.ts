@@ -1,7 +1,12 @@
 // HostProbe: what a server really runs, read over SSH on `pulumi refresh`, so drift shows in preview.
 import * as pulumi from "@pulumi/pulumi";
-import { parseResultLine } from "./lib/result";
-import { BASE } from "./lib/remoteCommand";
+import { renderVerb } from "./lib/remoteCommand";
+
+// A dynamic provider is serialized into state: the source of each function it reaches (comments
+// included), each wrapped in the serializer's boilerplate, plus every value they capture. Every
+// HostProbe keeps that text in its inputs and its outputs, in every checkpoint and history copy. So
+// the provider reaches few functions, each self-contained (no imported module captured) and with
+// its comments above it rather than in its body.
 
 /** How the probe reaches the host: the deploy key and the pinned host key, nothing else. */
 export interface ProbeTarget {
@@ -10,7 +15,7 @@ export interface ProbeTarget {
     user: string;
     /** authorized_keys-format line, e.g. `ssh-ed25519 AAAA…`. */
     hostKey: string;
-    /** OpenSSH private key (the deploy key). Kept secret in state. */
+    /** The deploy key's ed25519 private key as its 32-byte seed (RFC 8032), base64. Kept secret in state. */
     privateKey: string;
 }
 
@@ -30,43 +35,63 @@ interface ProbeState extends ProbeTarget {
     drifted: boolean;
 }
 
-/** The dispatcher's status verb (the deploy key's forced command runs the dispatcher anyway). */
-const statusRequest = `${BASE}/dispatch status`;
+/** The dispatcher's status verb (the deploy key's forced command runs the dispatcher anyway; it takes sudo itself). */
+const statusRequest = renderVerb("status");
 
-/** The ssh argument vector for one command, host key pinned and no interactive fallback. */
-export function sshArgs(t: Pick<ProbeTarget, "host" | "port" | "user">, keyFile: string, knownHostsFile: string, command: string): string[] {
-    return [
-        "-i", keyFile,
-        "-p", String(t.port),
-        "-o", "IdentitiesOnly=yes",
-        "-o", "IdentityAgent=none",
-        "-o", "BatchMode=yes",
-        "-o", "StrictHostKeyChecking=yes",
-        "-o", `UserKnownHostsFile=${knownHostsFile}`,
-        "-o", "GlobalKnownHostsFile=/dev/null",
-        "-o", "ConnectTimeout=10",
-        "-o", "ServerAliveInterval=5",
-        "-o", "ServerAliveCountMax=2",
-        "-l", t.user,
-        "--", t.host,
-        command,
-    ];
+// The OpenSSH text of the deploy key, rebuilt from its seed at each read so that state keeps 44
+// characters of secret instead of ~400 (twice: inputs and outputs, each as incompressible ciphertext).
+// OpenSSH 9.2's `ssh -i` takes only this format for ed25519, not PKCS#8. The layout is PROTOCOL.key's
+// (lib/sshKey.ts builds the same, commented): magic, cipher and KDF "none", no KDF options, one key,
+// the public blob (string "ssh-ed25519", string public), then the private section (length 0x88):
+// two equal check-ints (zero), the key type, the public key, seed‖public (0x40 bytes), an empty
+// comment, and padding 1..5 to a multiple of 8. Every length is fixed, so one template holds it.
+/** The deploy key's OpenSSH private key text, from its base64 ed25519 seed. */
+export function openSshKey(seed: string): string {
+    const s = Buffer.from(seed, "base64"), crypto = require("node:crypto") as typeof import("node:crypto");
+    const jwk = crypto.createPrivateKey({ key: Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), s]), format: "der", type: "pkcs8" }).export({ format: "jwk" });
+    const pub = Buffer.from(jwk.x!, "base64url").toString("latin1");
+    const type = "\0\0\0\x0bssh-ed25519";
+    const body = `openssh-key-v1\0\0\0\0\x04none\0\0\0\x04none\0\0\0\0\0\0\0\x01\0\0\0\x33${type}\0\0\0\x20${pub}` +
+        `\0\0\0\x88\0\0\0\0\0\0\0\0${type}\0\0\0\x20${pub}\0\0\0\x40${s.toString("latin1")}${pub}\0\0\0\0\x01\x02\x03\x04\x05`;
+    return `-----BEGIN OPENSSH PRIVATE KEY-----\n${Buffer.from(body, "latin1").toString("base64")}\n-----END OPENSSH PRIVATE KEY-----\n`;
 }
 
-/** A known_hosts line pinning `hostKey` for host:port (OpenSSH brackets non-default ports). */
-export function knownHostsLine(host: string, port: number, hostKey: string): string {
-    const name = port === 22 ? host : `[${host}]:${port}`;
-    return `${name} ${hostKey.trim().split(/\s+/).slice(0, 2).join(" ")}\n`;
+/**
+ * Everything one status request needs: the files to write into the private directory `dir` (the
+ * deploy key, and a known_hosts line pinning the host key, in OpenSSH's bracket form for a port
+ * other than 22), and ssh's argument vector (host key pinned, the deploy key only, no interactive
+ * fallback, the dispatcher's status verb).
+ */
+export function sshCall(t: ProbeTarget, dir: string): { files: [string, string][]; args: string[] } {
+    const key = `${dir}/key`, knownHosts = `${dir}/known_hosts`;
+    return {
+        files: [
+            [key, openSshKey(t.privateKey)],
+            [knownHosts, `${t.port === 22 ? t.host : `[${t.host}]:${t.port}`} ${t.hostKey.trim().split(/\s+/).slice(0, 2).join(" ")}\n`],
+        ],
+        args: [
+            "-i", key, "-p", String(t.port),
+            ...["IdentitiesOnly=yes", "IdentityAgent=none", "BatchMode=yes", "StrictHostKeyChecking=yes", `UserKnownHostsFile=${knownHosts}`,
+                "GlobalKnownHostsFile=/dev/null", "ConnectTimeout=10", "ServerAliveInterval=5", "ServerAliveCountMax=2"].flatMap((o) => ["-o", o]),
+            "-l", t.user, "--", t.host, statusRequest,
+        ],
+    };
 }
 
-/** The status request, the same for every user: the dispatcher takes sudo itself. */
-export function statusCommand(): string {
-    return statusRequest;
-}
-
-/** Parses `status.sh`'s result line (the one parser, lib/result.ts); a missing key names the key and the server. */
+/**
+ * Reads `status.sh`'s `nhs-result` line: exactly one such line, and its `store` and `deployed` keys,
+ * taken before any free-text `report=` (whose words must never pass for keys). A missing line or key
+ * is an error naming the server and the key. The same grammar as lib/result.ts's parseResultLine,
+ * written out here so the provider captures no module.
+ */
 export function parseObservation(name: string, stdout: string): HostObservation {
-    const f = parseResultLine(stdout, { step: "status.sh", host: `server "${name}"`, required: ["store", "deployed"] });
+    const lines = stdout.split(/\r?\n/).filter((l) => l === "nhs-result" || l.startsWith("nhs-result "));
+    const where = `status.sh on server "${name}"`;
+    if (lines.length !== 1) throw new Error(`${where} printed ${lines.length || "no"} "nhs-result" lines, expected exactly one`);
+    const f: Record<string, string> = Object.fromEntries(lines[0].split(" report=")[0].split(" ").map((w) => w.split(/=(.*)/)));
+    for (const k of ["store", "deployed"]) {
+        if (f[k] === undefined) throw new Error(`${where}: result line has no "${k}" key`);
+    }
     return { system: f.store, deployed: f.deployed };
 }
 
@@ -75,56 +100,40 @@ export function isDrifted(o: HostObservation): boolean {
     return o.deployed !== "none" && o.system !== o.deployed;
 }
 
-// Dynamic providers are serialized into state, so everything they use is required inside them.
-async function observe(name: string, t: ProbeTarget): Promise<HostObservation> {
-    const { execFile } = require("node:child_process") as typeof import("node:child_process");
-    const fs = require("node:fs") as typeof import("node:fs");
-    const os = require("node:os") as typeof import("node:os");
-    const path = require("node:path") as typeof import("node:path");
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nhs-probe-"));
-    try {
-        const keyFile = path.join(dir, "key");
-        const knownHosts = path.join(dir, "known_hosts");
-        fs.writeFileSync(keyFile, t.privateKey.endsWith("\n") ? t.privateKey : `${t.privateKey}\n`, { mode: 0o600 });
-        fs.writeFileSync(knownHosts, knownHostsLine(t.host, t.port, t.hostKey), { mode: 0o600 });
-        const stdout = await new Promise<string>((resolve, reject) => {
-            execFile("ssh", sshArgs(t, keyFile, knownHosts, statusCommand()), { timeout: 60_000 }, (err, out, errOut) => {
-                if (err) {
-                    reject(new Error(`server "${name}": could not read its status over SSH (${t.user}@${t.host}:${t.port}): ${String(errOut).trim() || err.message}`));
-                } else {
-                    resolve(String(out));
-                }
-            });
-        });
-        return parseObservation(name, stdout);
-    } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-    }
-}
-
-const provider: pulumi.dynamic.ResourceProvider = {
+// create: a fresh probe is never "drifted" and reads nothing: the Rebuild that follows it deploys
+// anyway, so an SSH round trip here would only lengthen every first deploy.
+// read: ssh with the deploy key and the pinned host key, from a private temporary directory.
+// diff: a refresh that found drift replaces the probe; its new id re-triggers Rebuild and Verify.
+// update: only the deploy key rotated, so there is nothing to read again.
+/** Exported for its unit test, which runs the serialized text as the dynamic-provider plugin would. */
+export const provider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: ProbeTarget & { name: string }) {
-        // A fresh probe is never "drifted" and reads nothing: the Rebuild that follows it deploys
-        // anyway, so an SSH round trip here would only lengthen every first deploy.
         const outs: ProbeState = { ...inputs, observed: null, drifted: false };
-        const { randomUUID } = require("node:crypto") as typeof import("node:crypto");
-        return { id: randomUUID(), outs };
+        return { id: require("node:crypto").randomUUID(), outs };
     },
-    async read(id: string, props: ProbeState) {
-        const observed = await observe(props.name, props);
-        return { id, props: { ...props, observed, drifted: isDrifted(observed) } };
+    async read(id: string, p: ProbeState) {
+        const fs = require("node:fs") as typeof import("node:fs");
+        const dir = fs.mkdtempSync(`${require("node:os").tmpdir()}/nhs-probe-`);
+        try {
+            const { files, args } = sshCall(p, dir);
+            for (const [file, text] of files) fs.writeFileSync(file, text, { mode: 0o600 });
+            const { stdout } = await require("node:util").promisify(require("node:child_process").execFile)("ssh", args, { timeout: 60_000 }).catch((e: { stderr: string; message: string }) => {
+                throw new Error(`server "${p.name}": could not read its status over SSH (${p.user}@${p.host}:${p.port}): ${String(e.stderr).trim() || e.message}`);
+            });
+            const observed = parseObservation(p.name, stdout);
+            return { id, props: { ...p, observed, drifted: isDrifted(observed) } };
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     },
     async diff(_id: string, olds: ProbeState, news: ProbeTarget & { name: string }) {
-        // A refresh that found drift replaces the probe; its new id re-triggers Rebuild and Verify.
         const replaces = olds.drifted ? ["observed"] : [];
         for (const k of ["host", "port", "user", "hostKey"] as const) {
             if (olds[k] !== news[k]) replaces.push(k);
         }
-        const changes = replaces.length > 0 || olds.privateKey !== news.privateKey;
-        return { changes, replaces, deleteBeforeReplace: false };
+        return { changes: replaces.length > 0 || olds.privateKey !== news.privateKey, replaces, deleteBeforeReplace: false };
     },
     async update(_id: string, olds: ProbeState, news: ProbeTarget & { name: string }) {
-        // Only the deploy key rotated: nothing to read again.
         return { outs: { ...olds, ...news } };
     },
 };
@@ -135,6 +144,7 @@ export interface HostProbeArgs {
     port: pulumi.Input<number>;
     user: pulumi.Input<string>;
     hostKey: pulumi.Input<string>;
+    /** The deploy key's seed, base64 (DeployKey's keySeed), secret. */
     privateKey: pulumi.Input<string>;
 }
 
@@ -145,7 +155,7 @@ export class HostProbe extends pulumi.dynamic.Resource {
     declare public readonly drifted: pulumi.Output<boolean>;
 
     constructor(name: string, args: HostProbeArgs, opts?: pulumi.CustomResourceOptions) {
-        super(provider, name, { ...args, observed: undefined, drifted: undefined }, {
+        super(provider, name, { ...args, privateKey: pulumi.secret(args.privateKey), observed: undefined, drifted: undefined }, {
             ...opts,
             additionalSecretOutputs: ["privateKey"],
         }, "nixos-home-server", "HostProbe");

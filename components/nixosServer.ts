@@ -12,6 +12,7 @@ import { HostProbe } from "./hostProbe";
 import * as path from "path";
 import { ReleaseError, SourceTree, packRelease, readSourceTree, releaseEntries, writeReleaseFile } from "./lib/release";
 import { deployKeyMarker } from "./lib/sshKey";
+import { agentSocketPath } from "./lib/sshAgent";
 import { createdOnly } from "./lib/created";
 import { createSecrets, secretFilesOf } from "./secrets";
 import { EventSummary, summarizeLastEvent } from "./lib/eventSummary";
@@ -84,8 +85,9 @@ export class NixosServer extends pulumi.ComponentResource {
     // the host's deploy lock.
     const marker = deployKeyMarker(pulumi.getStack(), s.name);
     const from = args.fleet.deployFrom;
-    this.deployKey = new DeployKey(`${name}-deploy-key`, { comment: marker, rotation: s.deployKeyRotation, from }, { parent: this });
-    const deployConn = deployConnection(endpoint, this.deployKey.connectionKey);
+    const agentSockets = { current: agentSocketPath(pulumi.getStack(), s.name, "current"), previous: agentSocketPath(pulumi.getStack(), s.name, "previous") };
+    this.deployKey = new DeployKey(`${name}-deploy-key`, { comment: marker, rotation: s.deployKeyRotation, from, agentSockets }, { parent: this });
+    const deployConn = deployConnection(endpoint, this.deployKey.agentSocketPath);
     this.deployConnection = deployConn;
     const keep = args.untouched ? UNTOUCHED : {};
 
@@ -94,7 +96,7 @@ export class NixosServer extends pulumi.ComponentResource {
       {
         bootstrap: bootstrapConnection(endpoint, args.credentials),
         deploy: deployConn,
-        previous: this.deployKey.previousConnectionKey && deployConnection(endpoint, this.deployKey.previousConnectionKey),
+        previous: this.deployKey.previousAgentSocketPath && deployConnection(endpoint, this.deployKey.previousAgentSocketPath),
         user: s.user,
         rotation: s.deployKeyRotation,
         authorizedKey: this.deployKey.authorizedKey,
@@ -144,7 +146,7 @@ export class NixosServer extends pulumi.ComponentResource {
     // It belongs to the sync step (the host's side of the config), so a server keeps five stages.
     this.probe = new HostProbe(
       `${name}-probe`,
-      { name: s.name, host: s.host, port: s.port, user: s.user, hostKey: s.hostKey, privateKey: this.deployKey.privateKey },
+      { name: s.name, host: s.host, port: s.port, user: s.user, hostKey: s.hostKey, privateKey: this.deployKey.keySeed },
       { parent: this.configSync, dependsOn: [this.configSync] },
     );
 

@@ -1,18 +1,19 @@
 // Deterministic ed25519 keys in OpenSSH format, derived from a 32-byte seed.
-import { createHash, createPrivateKey, createPublicKey } from "crypto";
+import { createHash, createPrivateKey, createPublicKey, KeyObject } from "crypto";
 
 const KEY_TYPE = "ssh-ed25519";
 // DER prefix of a PKCS#8 ed25519 private key; the 32-byte seed follows it.
 const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
 
-function sshString(data: Buffer | string): Buffer {
+/** An SSH wire-format string: uint32 length, then the bytes. */
+export function sshString(data: Buffer | string): Buffer {
   const body = typeof data === "string" ? Buffer.from(data, "utf8") : data;
   const len = Buffer.alloc(4);
   len.writeUInt32BE(body.length);
   return Buffer.concat([len, body]);
 }
 
-function uint32(n: number): Buffer {
+export function uint32(n: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(n >>> 0);
   return b;
@@ -23,9 +24,19 @@ export function ed25519PublicFromSeed(seed: Buffer): Buffer {
   if (seed.length !== 32) {
     throw new Error(`ed25519 seed must be 32 bytes, got ${seed.length}`);
   }
-  const priv = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: "der", type: "pkcs8" });
-  const spki = createPublicKey(priv).export({ format: "der", type: "spki" });
+  const spki = createPublicKey(ed25519PrivateKey(seed)).export({ format: "der", type: "spki" });
   return Buffer.from(spki.subarray(spki.length - 32));
+}
+
+/** The seed as a node:crypto private key object (signs with crypto.sign(null, data, key)). */
+export function ed25519PrivateKey(seed: Buffer): KeyObject {
+  if (seed.length !== 32) throw new Error(`ed25519 seed must be 32 bytes, got ${seed.length}`);
+  return createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: "der", type: "pkcs8" });
+}
+
+/** The wire-format public key blob: string "ssh-ed25519", string the 32-byte key. */
+export function ed25519PublicBlob(seed: Buffer): Buffer {
+  return Buffer.concat([sshString(KEY_TYPE), sshString(ed25519PublicFromSeed(seed))]);
 }
 
 export interface OpenSshKeyPair {
@@ -74,18 +85,6 @@ export function openSshKeyPairFromSeed(seed: Buffer, comment: string): OpenSshKe
   const privateKey = `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join("\n")}\n-----END OPENSSH PRIVATE KEY-----\n`;
   const publicKey = `${KEY_TYPE} ${publicBlob.toString("base64")}${comment ? ` ${comment}` : ""}`;
   return { privateKey, publicKey };
-}
-
-/**
- * The same key as a PKCS#8 PEM ("PRIVATE KEY"): 119 bytes where the OpenSSH text takes about 400.
- * pulumi-command parses it (golang.org/x/crypto/ssh ParseRawPrivateKey: "PRIVATE KEY" is
- * x509.ParsePKCS8PrivateKey), and every resource keeps its connection twice in state, encrypted, so
- * the connections carry this form. OpenSSH's own `ssh -i` (9.2) refuses it: HostProbe gets the
- * OpenSSH text.
- */
-export function pkcs8PemFromSeed(seed: Buffer): string {
-  if (seed.length !== 32) throw new Error(`ed25519 seed must be 32 bytes, got ${seed.length}`);
-  return `-----BEGIN PRIVATE KEY-----\n${Buffer.concat([PKCS8_ED25519_PREFIX, seed]).toString("base64")}\n-----END PRIVATE KEY-----\n`;
 }
 
 /** The deploy key's forced command on every host (components/host/dispatch.sh). */

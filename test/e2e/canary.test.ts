@@ -160,9 +160,15 @@ describe("canaries", () => {
     const out = await cliText(["preview", "--debug", "--non-interactive", "--stack", "canary"]);
     expect(out).toMatch(/RegisterResource RPC finished: .*resp: \[payload not logged by nixos-home-server: it may hold secrets\]/);
     // Where a leak would come from (the text before it, never the key itself).
-    // "PRIVATE KEY": the OpenSSH text (HostProbe) and the PKCS#8 PEM (the connections) alike.
+    // The deploy keys live in state only as their seeds (RandomBytes, and HostProbe's copy), secret:
+    // no seed, in either encoding, and no "PRIVATE KEY" text may show.
+    const state = JSON.parse(await cliText(["stack", "export", "--show-secrets", "--stack", "canary"]));
+    const seeds = (state.deployment.resources as { type: string; outputs?: { base64?: string; hex?: string } }[])
+      .filter((r) => r.type === "random:index/randomBytes:RandomBytes")
+      .flatMap((r) => [r.outputs!.base64!, r.outputs!.hex!]);
+    expect(seeds.length).toBeGreaterThanOrEqual(4);
     const where = out.split("\n").filter((l) => l.includes("PRIVATE KEY")).map((l) => l.slice(0, l.indexOf("PRIVATE KEY")).slice(-200));
     expect(where).toEqual([]);
-    for (const n of needles) expect(out.includes(n)).toBe(false);
+    for (const n of [...needles, ...seeds]) expect(out.includes(n)).toBe(false);
   });
 });

@@ -1,7 +1,7 @@
 // The whole program under Pulumi mocks: graph shape, dependencies, fleet lanes and secrets.
 import * as pulumi from "@pulumi/pulumi";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { openSshKeyPairFromSeed, pkcs8PemFromSeed } from "../../components/lib/sshKey";
+import { openSshKeyPairFromSeed } from "../../components/lib/sshKey";
 import { hostKeyFor, server } from "./fixtures";
 
 const PASSWORD = "bootstrap-password-do-not-leak";
@@ -212,8 +212,10 @@ describe("deploy key rotation", () => {
     expect(exported["nixos-staging"].deployPublicKey).toBe(keyOf("nixos-staging-deploy-key-seed-even").publicKey);
     const rotate = byName("nixos-staging-key-authorization-rotate");
     expect(rotate.inputs.create).toBe(`/var/lib/nixos-home-server/dispatch authorize '${keyOf("nixos-staging-deploy-key-seed-even").publicKey.split(" ")[1]}'`);
-    const conn = rotate.inputs.connection as { value: { privateKey: { value: string } } };
-    expect(JSON.stringify(conn)).toContain(pkcs8PemFromSeed(seedFor("nixos-staging-deploy-key-seed")).split("\n")[1]);
+    // The previous key (the odd seed) is served on its own socket, which only the rotation uses.
+    const socketOf = (n: string) => (byName(n).inputs.connection as { value: Record<string, unknown> }).value.agentSocketPath;
+    expect(socketOf("nixos-staging-key-authorization-rotate")).toBe(".nhs-agent/unit--nixos-staging--previous.sock");
+    expect(socketOf("nixos-staging-key-authorization-login-test")).toBe(".nhs-agent/unit--nixos-staging.sock");
     expect(deps("nixos-staging-key-authorization-login-test")).toContain("nixos-staging-key-authorization-rotate");
     expect(deps("nixos-staging-config-sync-upload")).toContain("nixos-staging-key-authorization-rotate");
     expect(byName("nixos-staging-key-authorization-install").ignoreChanges.sort()).toEqual(["connection", "create"]);
@@ -295,8 +297,8 @@ describe("three servers", () => {
     const privateKeys = ["nixos-staging", "nixos-prod", "nixos-backup"].map(
       (n) => openSshKeyPairFromSeed(seedFor(`${n}-deploy-key-seed`), `nhs-deploy@unit/${n}`).privateKey,
     );
-    const pkcs8 = ["nixos-staging", "nixos-prod", "nixos-backup"].map((n) => pkcs8PemFromSeed(seedFor(`${n}-deploy-key-seed`)));
-    const forbidden = [PASSWORD, ...privateKeys, ...privateKeys.map((k) => k.split("\n")[1]), ...pkcs8.map((k) => k.split("\n")[1])];
+    const seeds = ["nixos-staging", "nixos-prod", "nixos-backup"].map((n) => seedFor(`${n}-deploy-key-seed`));
+    const forbidden = [PASSWORD, ...privateKeys, ...privateKeys.map((k) => k.split("\n")[1]), ...seeds.map((b) => b.toString("base64")), ...seeds.map((b) => b.toString("hex"))];
     // Secret-wrapped values are encrypted in state; everything outside them must be free of secrets.
     const unwrapSecrets = (_k: string, v: unknown) => (v && typeof v === "object" && SECRET_SIG in v ? "[secret]" : v);
     for (const r of registrations) {
@@ -304,7 +306,14 @@ describe("three servers", () => {
       const text = JSON.stringify(r.inputs, unwrapSecrets);
       for (const f of forbidden) expect(text.includes(f), `${r.name} leaks a secret`).toBe(false);
       if (r.type.startsWith("command:remote:")) {
-        expect(connection && (connection as Record<string, unknown>)[SECRET_SIG], `${r.name}: connection must be secret`).toBeTruthy();
+        // pulumi-command's SDK makes every connection secret. A deploy-key connection names the agent
+        // socket and holds no key at all.
+        const c = connection as { value: Record<string, unknown> };
+        expect(c[SECRET_SIG as keyof typeof c], `${r.name}: connection must be secret`).toBeTruthy();
+        if (!r.name.endsWith("-install") && !r.name.endsWith("-dispatcher")) {
+          expect(c.value.agentSocketPath, `${r.name}: connects through the agent`).toMatch(/^\.nhs-agent\/unit--nixos-[a-z]+\.sock$/);
+          expect(c.value.privateKey, `${r.name}: holds no key`).toBeUndefined();
+        }
       }
     }
     const install = byName("nixos-staging-key-authorization-install").inputs.connection as { value: Record<string, unknown> };
@@ -312,9 +321,9 @@ describe("three servers", () => {
     expect(install.value.hostKey).toBe(hostKeyFor("nixos-staging"));
     const sync = byName("nixos-backup-config-sync").inputs.connection as { value: Record<string, unknown> };
     expect(sync.value.port).toBe(2222);
-    // Connections carry the PKCS#8 form (shorter in state); HostProbe the OpenSSH text, both secret.
-    expect(JSON.stringify(sync)).toContain(pkcs8[2].split("\n")[1]);
-    expect(JSON.stringify(byName("nixos-backup-probe").inputs.privateKey)).toContain(privateKeys[2].split("\n")[1]);
+    expect(sync.value.agentSocketPath).toBe(".nhs-agent/unit--nixos-backup.sock");
+    // HostProbe reads the host on refresh, when no program runs to serve an agent: it keeps the seed, secret.
+    expect(byName("nixos-backup-probe").inputs.privateKey).toEqual({ [SECRET_SIG]: "1b47061264138c4ac30d75fd1eb44270", value: seeds[2].toString("base64") });
     expect(byName("nixos-staging-deploy-key-seed").additionalSecretOutputs).toEqual(expect.arrayContaining(["base64", "hex"]));
   });
 

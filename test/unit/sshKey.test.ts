@@ -3,20 +3,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { authorizedKeyLine, deployKeyMarker, ed25519KeyProblem, openSshKeyPairFromSeed, pkcs8PemFromSeed } from "../../components/lib/sshKey";
+import { authorizedKeyLine, deployKeyMarker, ed25519KeyProblem, openSshKeyPairFromSeed } from "../../components/lib/sshKey";
 import { seedRotations } from "../../components/deployKey";
 
 const seed = Buffer.from("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", "hex");
-
-describe("pkcs8PemFromSeed", () => {
-  it("is the same key as the OpenSSH text, as openssl reads it, in under a third of the bytes", () => {
-    const pem = pkcs8PemFromSeed(seed);
-    const pub = execFileSync("openssl", ["pkey", "-pubout", "-outform", "DER"], { input: pem }).subarray(-32);
-    const blob = Buffer.from(openSshKeyPairFromSeed(seed, "c").publicKey.split(" ")[1], "base64");
-    expect(pub.equals(blob.subarray(-32))).toBe(true);
-    expect(pem.length * 3).toBeLessThan(openSshKeyPairFromSeed(seed, "").privateKey.length);
-  });
-});
 
 describe("openSshKeyPairFromSeed", () => {
   it("is accepted by ssh-keygen, which derives the same public key", () => {
