@@ -18,9 +18,13 @@ SECRETS=$BASE/secrets
 NOTIFY_CONF=$SECRETS/nhs-notify.conf
 SPOOL=$BASE/notify/spool
 
-# json_str TEXT: TEXT as a JSON string (one line; control characters dropped).
+# json_str TEXT: TEXT as a JSON string (one line; control characters dropped). Names,
+# hashes, numbers and times need no escaping and take no fork; free text goes through tr and sed.
 json_str() {
-  printf '"%s"' "$(printf '%s' "$1" | tr '\t\n\r' '   ' | tr -d '\000-\037' | sed 's/\\/\\\\/g; s/"/\\"/g')"
+  case "$1" in
+    *[!A-Za-z0-9\ ._:@/+=,-]*) printf '"%s"' "$(printf '%s' "$1" | tr '\t\n\r' '   ' | tr -d '\000-\037' | sed 's/\\/\\\\/g; s/"/\\"/g')" ;;
+    *) printf '"%s"' "$1" ;;
+  esac
 }
 
 # json_num VALUE: VALUE if it is a whole number, else null.
@@ -31,10 +35,16 @@ json_num() {
   esac
 }
 
-# set_kv FILE KEY VALUE: replace one key of a key=value file, atomically.
+# set_kv FILE KEY VALUE: replace one key of a key=value file, atomically (builtins but mv).
 set_kv() {
-  { [ ! -f "$1" ] || grep -v "^$2=" "$1" || true; } >"$1.tmp"
-  printf '%s=%s\n' "$2" "$3" >>"$1.tmp"
+  {
+    if [ -f "$1" ]; then
+      while IFS= read -r kv_line || [ -n "$kv_line" ]; do
+        case "$kv_line" in "$2="*) ;; *) printf '%s\n' "$kv_line" ;; esac
+      done <"$1"
+    fi
+    printf '%s=%s\n' "$2" "$3"
+  } >"$1.tmp"
   mv -f "$1.tmp" "$1"
 }
 
@@ -119,13 +129,14 @@ metrics_write() {
   mkdir -p "$METRICS_DIR"
   chmod 0755 "$METRICS_DIR"
   m() { kv "$METRICS_STATE" "$1"; }
+  m0() { m0_v=$(m "$1"); printf '%s' "${m0_v:-0}"; }
   {
     echo '# HELP nixos_deploy_last_success_timestamp_seconds When the last deploy was verified.'
     echo '# TYPE nixos_deploy_last_success_timestamp_seconds gauge'
-    echo "nixos_deploy_last_success_timestamp_seconds $(m last_success | grep . || echo 0)"
+    echo "nixos_deploy_last_success_timestamp_seconds $(m0 last_success)"
     echo '# HELP nixos_deploy_last_event_timestamp_seconds When the last deploy event happened.'
     echo '# TYPE nixos_deploy_last_event_timestamp_seconds gauge'
-    echo "nixos_deploy_last_event_timestamp_seconds $(m last_event | grep . || echo 0)"
+    echo "nixos_deploy_last_event_timestamp_seconds $(m0 last_event)"
     echo '# HELP nixos_deploy_duration_seconds Duration of each phase of the last deploy.'
     echo '# TYPE nixos_deploy_duration_seconds gauge'
     for p in activate verify rollback total; do
@@ -138,7 +149,7 @@ metrics_write() {
     echo '# HELP nixos_deploy_rollbacks_total Rollbacks by what triggered them.'
     echo '# TYPE nixos_deploy_rollbacks_total counter'
     for r in activation verify watchdog manual; do
-      echo "nixos_deploy_rollbacks_total{reason=\"$r\"} $(m "rollbacks_$r" | grep . || echo 0)"
+      echo "nixos_deploy_rollbacks_total{reason=\"$r\"} $(m0 "rollbacks_$r")"
     done
     echo '# HELP nixos_deploy_last_result 1 for the result of the last finished deploy.'
     echo '# TYPE nixos_deploy_last_result gauge'
@@ -149,7 +160,7 @@ metrics_write() {
     done
     echo '# HELP nixos_deploy_notify_failures_total Notifications that could not be delivered.'
     echo '# TYPE nixos_deploy_notify_failures_total counter'
-    echo "nixos_deploy_notify_failures_total $(m notify_failures | grep . || echo 0)"
+    echo "nixos_deploy_notify_failures_total $(m0 notify_failures)"
     echo '# HELP nixos_deploy_unit_active_enter_timestamp_seconds When each health-checked unit last entered the active state (ActiveEnterTimestamp).'
     echo '# TYPE nixos_deploy_unit_active_enter_timestamp_seconds gauge'
     for u in $(m units); do

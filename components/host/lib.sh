@@ -68,10 +68,16 @@ need_int() { # need_int FLAG VALUE
   esac
 }
 
-# kv FILE KEY: one value of a key=value file.
+# kv FILE KEY: one value of a key=value file (the last, if the key repeats). Builtins
+# only: a deploy reads these files dozens of times, and a fork and exec each time cost
+# a loaded host (or a small board) more than the rest of the bookkeeping.
 kv() {
   [ -f "$1" ] || return 0
-  sed -n "s/^$2=//p" "$1" | tail -n 1
+  kv_found=
+  while IFS= read -r kv_line || [ -n "$kv_line" ]; do
+    case "$kv_line" in "$2="*) kv_value=${kv_line#"$2="} kv_found=1 ;; esac
+  done <"$1"
+  [ -z "$kv_found" ] || printf '%s\n' "$kv_value"
 }
 
 ensure_state() {
