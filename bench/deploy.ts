@@ -187,8 +187,8 @@ async function fleetFigures(hosts: SimHost[], projects: E2EProject[]): Promise<v
     const eight = instant.get(max)!;
     target(`${max} servers take at most 1.5x one server`, eight.first / base.first <= 1.5, `${(eight.first / base.first).toFixed(2)}x`,
         `this 2-core machine runs the ${max} simulated hosts' sshd, host scripts and activations as well as the CLI, the program and the plugins ` +
-        "(measured by bench/profile.ts with 8: each host's rebuild takes 2-3 s instead of 1 s alone, and the deployer side alone uses ~8 s of CPU in a 10-11 s run, " +
-        "about half of it the program's and ~2 s the STAND-IN command provider's, one Node thread for every server's SSH where upstream's Go provider would use both cores); " +
+        "(measured by bench/profile.ts with 8: a first deploy used ~15 s of the machine's CPU in ~9 s, ~7.7 s of it the deployer side's, about half of that the program's " +
+        "and ~2 s the STAND-IN command provider's, one Node thread for every server's SSH where upstream's Go provider would use both cores, and ~0.9 s per host); " +
         "a smaller fixed cost makes one server's time, the denominator, shrink faster than the CPU-bound fleet's");
 
     say("\nstate and bytes on the wire:");
