@@ -86,7 +86,16 @@ const MAX_MESSAGE = 256 * 1024;
  * unit tests run the program many times in one process, reloading its modules.
  */
 const REGISTRY = Symbol.for("nixos-home-server.sshAgent.served");
-const served: Map<string, AgentKey> = ((globalThis as Record<symbol, unknown>)[REGISTRY] ??= new Map()) as Map<string, AgentKey>;
+const served: Map<string, AgentKey> = ((globalThis as Record<symbol, unknown>)[REGISTRY] ??= newRegistry()) as Map<string, AgentKey>;
+
+/** The registry, and one exit handler for all its sockets (one per socket would trip Node's listener warning). */
+function newRegistry(): Map<string, AgentKey> {
+  const m = new Map<string, AgentKey>();
+  process.once("exit", () => {
+    for (const socketPath of m.keys()) fs.rmSync(socketPath, { force: true });
+  });
+  return m;
+}
 
 /**
  * Listens on `socketPath` (its directory made 0700: only this user may ask for signatures) until the
@@ -124,7 +133,6 @@ export async function serveAgent(socketPath: string, key: AgentKey): Promise<voi
   });
   server.unref();
   served.set(socketPath, key);
-  process.once("exit", () => fs.rmSync(socketPath, { force: true }));
 }
 
 function answers(socketPath: string): Promise<boolean> {

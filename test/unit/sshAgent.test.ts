@@ -69,6 +69,22 @@ describe("serveAgent", () => {
   });
 });
 
+describe("serveAgent in a program's process", () => {
+  it("serves twelve sockets with one exit handler, without Node's listener warning, and removes them all when the process exits", async () => {
+    const sockDir = path.join(dir, "many");
+    const code = [
+      `const { serveAgent, agentKeyFromSeed } = require(${JSON.stringify(path.resolve(__dirname, "../../components/lib/sshAgent.ts"))});`,
+      `(async () => { for (let i = 0; i < 12; i++) await serveAgent(${JSON.stringify(sockDir)} + "/s" + i + ".sock", agentKeyFromSeed(Buffer.alloc(32, i), "k"));`,
+      `console.log(require("fs").readdirSync(${JSON.stringify(sockDir)}).length, process.listenerCount("exit")); })();`,
+    ].join("\n");
+    const r = await run(process.execPath, ["--import", "tsx", "-e", code], { cwd: path.resolve(__dirname, "../..") });
+    // The agent never keeps the process alive: it exited on its own, after printing.
+    expect(r.stdout.trim()).toBe("12 1");
+    expect(r.stderr).not.toMatch(/MaxListenersExceeded/);
+    expect(fs.readdirSync(sockDir)).toEqual([]);
+  });
+});
+
 describe("agent protocol", () => {
   const key = agentKeyFromSeed(seed, "c");
   it("answers anything but list and sign, and malformed requests, with FAILURE", () => {
