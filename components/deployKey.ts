@@ -1,7 +1,7 @@
 // DeployKey: the ed25519 key Pulumi deploys with, derived from random bytes kept as a secret.
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { authorizedKeyLine, openSshKeyPairFromSeed } from "./lib/sshKey";
+import { authorizedKeyLine, publicKeyLine } from "./lib/sshKey";
 import { agentKeyFromSeed, serveAgent } from "./lib/sshAgent";
 import { createdOnly } from "./lib/created";
 
@@ -58,7 +58,7 @@ export class DeployKey extends pulumi.ComponentResource {
     const pair = (s: random.RandomBytes) =>
       createdOnly(s.base64).apply((b64) => {
         const bytes = Buffer.from(b64, "base64");
-        return { publicKey: openSshKeyPairFromSeed(bytes, args.comment).publicKey, seed: bytes };
+        return { publicKey: publicKeyLine(bytes, args.comment), seed: bytes };
       });
     // A preview runs no command, so it serves nothing. The path is not secret: unsecret, or every
     // connection holding it would be encrypted into state again.

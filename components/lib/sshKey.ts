@@ -39,6 +39,14 @@ export function ed25519PublicBlob(seed: Buffer): Buffer {
   return Buffer.concat([sshString(KEY_TYPE), sshString(ed25519PublicFromSeed(seed))]);
 }
 
+/** The authorized_keys-format public key for `seed`: "ssh-ed25519 AAAA... comment". */
+export function publicKeyLine(seed: Buffer, comment: string): string {
+  if (/[\r\n]/.test(comment)) {
+    throw new Error("key comment must be a single line");
+  }
+  return `${KEY_TYPE} ${ed25519PublicBlob(seed).toString("base64")}${comment ? ` ${comment}` : ""}`;
+}
+
 export interface OpenSshKeyPair {
   /** PEM "OPENSSH PRIVATE KEY" block, unencrypted; treat as a secret. */
   privateKey: string;
@@ -52,11 +60,9 @@ export interface OpenSshKeyPair {
  * Pulumi never sees a spurious diff on the secret.
  */
 export function openSshKeyPairFromSeed(seed: Buffer, comment: string): OpenSshKeyPair {
-  if (/[\r\n]/.test(comment)) {
-    throw new Error("key comment must be a single line");
-  }
-  const pub = ed25519PublicFromSeed(seed);
-  const publicBlob = Buffer.concat([sshString(KEY_TYPE), sshString(pub)]);
+  const publicKey = publicKeyLine(seed, comment);
+  const publicBlob = ed25519PublicBlob(seed);
+  const pub = publicBlob.subarray(publicBlob.length - 32);
   const checkInt = createHash("sha256").update("nixos-home-server checkint\0").update(seed).digest().readUInt32BE(0);
   let privateSection = Buffer.concat([
     uint32(checkInt),
@@ -83,7 +89,6 @@ export function openSshKeyPairFromSeed(seed: Buffer, comment: string): OpenSshKe
   const b64 = body.toString("base64");
   const lines = b64.match(/.{1,70}/g) ?? [];
   const privateKey = `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join("\n")}\n-----END OPENSSH PRIVATE KEY-----\n`;
-  const publicKey = `${KEY_TYPE} ${publicBlob.toString("base64")}${comment ? ` ${comment}` : ""}`;
   return { privateKey, publicKey };
 }
 
