@@ -247,14 +247,18 @@ protect() {
   fi
   # authorized_keys2: older NixOS lists it in AuthorizedKeysFile; an empty root-owned one
   # grants nothing, and an upload cannot create it. Only inside directories that exist.
+  set --
   for f in "$h/.ssh/authorized_keys" "$h/.ssh/authorized_keys2" "$h/.bashrc"; do
     if [ -L "$f" ]; then rm -f "$f"; fi
     if ! [ -e "$f" ] && [ -d "${f%/*}" ]; then : >"$f"; fi
-    [ -f "$f" ] || continue
-    # Readable by its user at every step: 0644 first, then root's.
-    chmod 0644 "$f"
-    chown 0:0 "$f"
+    if [ -f "$f" ]; then set -- "$@" "$f"; fi
   done
+  # Readable by its user at every step: 0644 first, then root's. One call each for all
+  # three: this runs before every root half.
+  if [ $# -gt 0 ]; then
+    chmod 0644 "$@"
+    chown 0:0 "$@"
+  fi
   keys_unlock
   trap - EXIT
 }

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Simulated journalctl over the simulator's journal file: -p, --since, -u, -t, -n, -o cat.
 set -eu
-here=$(dirname "$(readlink -f "$0")")
+# Run by full path from $SIM_PKG (host-init.sh's wrappers): no readlink or dirname per call.
+here=${0%/*}
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 

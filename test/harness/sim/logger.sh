@@ -3,7 +3,8 @@
 # appends to the simulated journal, as journald's /dev/log socket would. The tag is
 # the journal's identifier, which the simulated journalctl matches with -t.
 set -eu
-here=$(dirname "$(readlink -f "$0")")
+# Run by full path from $SIM_PKG (host-init.sh's wrappers): no readlink or dirname per call.
+here=${0%/*}
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 

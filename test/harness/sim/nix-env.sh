@@ -2,7 +2,8 @@
 # Simulated `nix-env -p PROFILE` for system profiles: --set, --switch-generation,
 # --list-generations, --delete-generations, --rollback.
 set -eu
-here=$(dirname "$(readlink -f "$0")")
+# Run by full path from $SIM_PKG (host-init.sh's wrappers): no readlink or dirname per call.
+here=${0%/*}
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 

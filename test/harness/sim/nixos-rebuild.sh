@@ -17,7 +17,8 @@
 # The control key switch_delay=SEC slows every switch on the host (not a generation's). They belong to the generation, so they
 # vanish when the host switches back to an older one.
 set -eu
-here=$(dirname "$(readlink -f "$0")")
+# Run by full path from $SIM_PKG (host-init.sh's wrappers): no readlink or dirname per call.
+here=${0%/*}
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 
@@ -110,7 +111,7 @@ extra=$(control build_faults)
 [ -n "$extra" ] && faults="${faults:+$faults,}$extra"
 
 sim_log "building the system configuration..."
-hash=$( (cd "$dir" && find . -type f ! -path './.nhs/*' | LC_ALL=C sort | while IFS= read -r f; do sha256sum "$f"; done
+hash=$( (cd "$dir" && find . -type f ! -path './.nhs/*' -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
   printf '%s\n%s\n%s\n' "$name" "$units" "$faults") | sha256sum | cut -c1-32)
 store=/nix/store/$hash-nixos-system-$name-26.05.sim
 if [ ! -d "$store" ]; then

@@ -3,7 +3,8 @@
 # bin/switch-to-configuration execs this with its own path. Applies the generation's
 # units and faults (see nixos-rebuild.sh for the faults list).
 set -eu
-here=$(dirname "$(readlink -f "$0")")
+# Run by full path from $SIM_PKG (host-init.sh's wrappers): no readlink or dirname per call.
+here=${0%/*}
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=units.sh

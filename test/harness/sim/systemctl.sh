@@ -2,7 +2,8 @@
 # Simulated systemctl over the simulator's units: is-active, is-failed, --failed,
 # start, stop, restart, reload, reset-failed, list-units, status, show -P ActiveEnterTimestamp.
 set -eu
-here=$(dirname "$(readlink -f "$0")")
+# Run by full path from $SIM_PKG (host-init.sh's wrappers): no readlink or dirname per call.
+here=${0%/*}
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=units.sh

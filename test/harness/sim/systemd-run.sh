@@ -7,7 +7,8 @@
 # (systemd-run resolves it on the client side), so `systemd-run sh x.sh` starts, and
 # x.sh then finds no dirname.
 set -eu
-here=$(dirname "$(readlink -f "$0")")
+# Run by full path from $SIM_PKG (host-init.sh's wrappers): no readlink or dirname per call.
+here=${0%/*}
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 

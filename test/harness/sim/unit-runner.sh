@@ -7,7 +7,8 @@
 # variables systemd-run was given (SIM_UNIT_ENV/UNIT.service), nothing else.
 # MAX > 0 is RuntimeMaxSec: the whole unit is stopped after MAX seconds.
 set -eu
-here=$(dirname "$(readlink -f "$0")")
+# Run by full path from $SIM_PKG (host-init.sh's wrappers): no readlink or dirname per call.
+here=${0%/*}
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 
