@@ -1,6 +1,7 @@
 // Staged promotion: each run records the git commit it deploys and whether the tree had
 // uncommitted changes; a stack with `promotion.from` deploys only a clean commit that the other
 // stack (staging) deployed and verified on every server.
+import { parseGitCommit } from "./gitCommit";
 
 /** The release's source: HEAD's commit (null outside a git checkout) and uncommitted changes. */
 export interface Source {
@@ -8,10 +9,14 @@ export interface Source {
   dirty: boolean;
 }
 
-/** `git rev-parse HEAD` and `git status --porcelain` outputs (null when git failed). */
+/**
+ * `git rev-parse HEAD` and `git status --porcelain` outputs (null when git failed). The commit is
+ * read as parseGitCommit reads it; a status git could not give counts as dirty, since promotion
+ * lets through only what it knows is clean.
+ */
 export function sourceOf(head: string | null, porcelain: string | null): Source {
-  const commit = head?.trim() ?? "";
-  return { commit: /^[0-9a-f]{40,64}$/.test(commit) ? commit : null, dirty: porcelain === null || porcelain.trim() !== "" };
+  const { commit } = parseGitCommit(head, porcelain);
+  return { commit: commit === "unknown" ? null : commit, dirty: porcelain === null || porcelain.trim() !== "" };
 }
 
 /** What the `release` output of the stack promoted from says. */
