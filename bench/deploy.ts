@@ -34,18 +34,33 @@ function target(what: string, ok: boolean, measured: string, limit: string): voi
     verdicts.push(line);
 }
 
-/** `pulumi up` of the project's stack through the plain CLI; its wall time in seconds. */
-async function up(p: E2EProject): Promise<{ seconds: number }> {
+/** The machine's CPU seconds so far (user, nice and system, every core), from /proc/stat. */
+function machineCpu(): number {
+    return fs.readFileSync("/proc/stat", "utf8").split("\n")[0].split(/\s+/).slice(1, 4).reduce((a, b) => a + Number(b), 0) / 100;
+}
+
+/**
+ * `pulumi up` of the project's stack through the plain CLI: its wall time in seconds, the CPU its
+ * process tree used (the CLI, the language host, the program and the plugins: the deployer's side,
+ * from the shell's `times`), and the whole machine's, which also counts the simulated hosts.
+ */
+async function up(p: E2EProject): Promise<{ seconds: number; deployerCpu: number; machineCpu: number }> {
     await p.stack(); // the stack and its secret config exist (Automation API, untimed)
     const started = Date.now();
-    const child = spawn(pulumiExecutable(), [...UP, "-s", p.stackName], { cwd: p.dir, env: { ...process.env, ...p.env() }, stdio: ["ignore", "pipe", "pipe"] });
+    const cpu0 = machineCpu();
+    const child = spawn("sh", ["-c", '"$@"; s=$?; times >&2; exit "$s"', "sh", pulumiExecutable(), ...UP, "-s", p.stackName],
+        { cwd: p.dir, env: { ...process.env, ...p.env() }, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     child.stdout.on("data", (d) => (output += d));
     child.stderr.on("data", (d) => (output += d));
     const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
     const seconds = (Date.now() - started) / 1000;
+    const machine = machineCpu() - cpu0;
     if (code !== 0) throw new Error(`bench: up of ${p.stackName} failed (exit ${code}):\n${output.split("\n").slice(-40).join("\n")}`);
-    return { seconds };
+    // `times` prints the shell's own user and system time, then its children's: "0m4.24s 0m0.68s".
+    const children = output.trim().split("\n").pop()!.match(/(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s/);
+    const deployerCpu = children ? Number(children[1]) * 60 + Number(children[2]) + Number(children[3]) * 60 + Number(children[4]) : NaN;
+    return { seconds, deployerCpu, machineCpu: machine };
 }
 
 function median(xs: number[]): number {
@@ -109,7 +124,7 @@ function emptyProgramUp(dynamic = false): { noop: number; first: number } {
     }
 }
 
-interface FleetRun { first: number; change: number; loopFirst: number; loopChange: number; stateBytes: number; growth: number; sent: number; ciphertext: number }
+interface FleetRun { first: number; firstCpu: { deployer: number; machine: number }; change: number; loopFirst: number; loopChange: number; stateBytes: number; growth: number; sent: number; ciphertext: number }
 
 /**
  * fleetOnce, retried once on a fresh stack when a run fails. The failure it was written for
@@ -131,9 +146,11 @@ async function fleetOnce(hosts: SimHost[], tag: string, confirm: number, project
     const servers = Object.fromEntries(hosts.map((h) => [h.name, { health: HEALTH, confirmTimeoutSeconds: confirm }]));
     const p = await E2EProject.create(hosts, { stack: `${tag}${hosts.length}`, parallelism: hosts.length, servers });
     projects.push(p);
-    const first = (await up(p)).seconds;
+    const firstUp = await up(p);
+    const first = firstUp.seconds;
+    const firstCpu = { deployer: firstUp.deployerCpu, machine: firstUp.machineCpu };
     const loopFirst = await loop(hosts, p.dir);
-    if (!withChange) return { first, change: NaN, loopFirst, loopChange: NaN, stateBytes: NaN, growth: NaN, sent: NaN, ciphertext: NaN };
+    if (!withChange) return { first, firstCpu, change: NaN, loopFirst, loopChange: NaN, stateBytes: NaN, growth: NaN, sent: NaN, ciphertext: NaN };
     const stateBefore = bytesUnder(p.stateDir);
     fs.appendFileSync(path.join(p.dir, "nixos", "default.nix"), `# bench change ${Date.now()}\n`);
     const change = (await up(p)).seconds;
@@ -143,7 +160,7 @@ async function fleetOnce(hosts: SimHost[], tag: string, confirm: number, project
     const stateBytes = fs.readdirSync(stacks).filter((f) => /^[^.]+\.json(\.gz)?$/.test(f)).reduce((n, f) => n + fs.statSync(path.join(stacks, f)).size, 0);
     const releases = path.join(p.dir, ".nhs-releases");
     const newest = fs.readdirSync(releases).map((f) => fs.statSync(path.join(releases, f))).sort((a, b) => b.mtimeMs - a.mtimeMs)[0];
-    return { first, change, loopFirst, loopChange, stateBytes, growth, sent: newest.size, ciphertext: ciphertextShare(stacks) };
+    return { first, firstCpu, change, loopFirst, loopChange, stateBytes, growth, sent: newest.size, ciphertext: ciphertextShare(stacks) };
 }
 
 /**
@@ -215,23 +232,32 @@ async function fleetFigures(hosts: SimHost[], projects: E2EProject[]): Promise<v
         ratio(`${n} server(s): first deploy / the sequential loop`, r.first, r.loopFirst);
         ratio(`${n} server(s): one-file change / the sequential loop`, r.change, r.loopChange);
     }
-    // Our first deploy does at least the loop's work over SSH (sync, rebuild, verify), after what the engine
-    // costs with a dynamic resource and nothing else: the ratio no program of this shape can go under.
-    const floor = (programFloors().dynamic.first + base.loopFirst) / base.loopFirst;
-    ratio("floor: (one dynamic resource's first up + the loop) / the loop", programFloors().dynamic.first + base.loopFirst, base.loopFirst);
+    // Our first deploy does at least the loop's work over SSH (sync, rebuild, verify), and before and after it
+    // everything an empty program's first up costs: no Pulumi program doing that work goes under this ratio.
+    const { empty, dynamic } = programFloors();
+    const floor = (empty.first + base.loopFirst) / base.loopFirst;
+    ratio("floor: (an empty program's first up + the loop) / the loop", empty.first + base.loopFirst, base.loopFirst);
     target("a first deploy of one server takes at most 3x the loop", base.first / base.loopFirst <= 3, `${(base.first / base.loopFirst).toFixed(2)}x`,
-        `the floor: a program of one dynamic resource takes ${programFloors().dynamic.first.toFixed(1)} s for its first up (the CLI, Node, the SDK and ` +
-        "its dynamic-provider plugin, which HostProbe needs while pulumi-command has no Read), and our deploy does at least the loop's work over SSH " +
-        `on top of it, so no deploy with drift detection goes under ${floor.toFixed(2)}x. Beyond it: the two STAND-IN providers' starts (~0.2 s each, ` +
-        "where upstream's Go plugins take tens of milliseconds), and six SSH steps on the critical path against the loop's four ssh calls " +
-        "(dispatcher upload, key install, release upload (the login test runs beside it), unpack, rebuild, verify; each a new connection, " +
-        "as pulumi-command opens one per resource)");
+        `the floor: an empty program's first up takes ${empty.first.toFixed(1)} s (the CLI, Node, the SDK, a new stack's first checkpoint), ` +
+        `and a deploy does at least the loop's work over SSH besides, so no Pulumi program goes under ${floor.toFixed(2)}x here. Beyond it: ` +
+        `HostProbe's dynamic-provider plugin (one dynamic resource makes a first up ${dynamic.first.toFixed(1)} s; pulumi-command has no Read, ` +
+        "so drift detection needs it), the two STAND-IN providers' starts (~0.2 s each, where upstream's Go plugins take tens of milliseconds), " +
+        "and six SSH steps on the critical path against the loop's four ssh calls (dispatcher upload, key install, release upload (the login " +
+        "test runs beside it), unpack, rebuild, verify; each a new connection, as pulumi-command opens one per resource)");
     const eight = instant.get(max)!;
+    say("\nCPU of the first deploys (this machine runs the simulated hosts too):");
+    for (const [n, r] of instant) {
+        say(`${n} server(s): ${r.firstCpu.machine.toFixed(1)} s of the machine's CPU in ${r.first.toFixed(1)} s; the deployer's side (CLI, program, plugins) ` +
+            `${r.firstCpu.deployer.toFixed(1)} s, the simulated hosts and the kernel's work for them ${(r.firstCpu.machine - r.firstCpu.deployer).toFixed(1)} s`);
+    }
+    const hostsCpu = eight.firstCpu.machine - eight.firstCpu.deployer;
     target(`${max} servers take at most 1.5x one server`, eight.first / base.first <= 1.5, `${(eight.first / base.first).toFixed(2)}x`,
-        `this 2-core machine runs the ${max} simulated hosts' sshd, host scripts and activations as well as the CLI, the program and the plugins ` +
-        "(measured by bench/profile.ts with 8: a first deploy used ~15 s of the machine's CPU in ~9 s, ~7.7 s of it the deployer side's, about half of that the program's " +
-        "and ~2 s the STAND-IN command provider's, one Node thread for every server's SSH where upstream's Go provider would use both cores, and ~0.9 s per host); " +
-        "a smaller fixed cost makes one server's time, the denominator, shrink faster than the CPU-bound fleet's");
+        `the ${os.cpus().length} cores also run the ${max} simulated hosts: the ${max}-server deploy used ${eight.firstCpu.machine.toFixed(1)} s of CPU in ` +
+        `${eight.first.toFixed(1)} s, ${hostsCpu.toFixed(1)} s of it the hosts' SSH sessions, host scripts and simulated activations and the kernel's work ` +
+        `for their short-lived processes (process accounting counted ~970 per host in one such deploy), which real servers run on their own CPUs. The deployer's side alone used ` +
+        `${eight.firstCpu.deployer.toFixed(1)} s (${base.firstCpu.deployer.toFixed(1)} s for one server), ` +
+        `${(eight.firstCpu.deployer / os.cpus().length / base.first).toFixed(2)}x one server's wall time if spread perfectly over the cores; ` +
+        "of it the STAND-IN command provider is one Node thread for every server's SSH, where upstream's Go provider would use every core");
 
     say("\nstate and bytes on the wire:");
     for (const [n, r] of instant) {
