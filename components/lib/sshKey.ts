@@ -21,9 +21,6 @@ export function uint32(n: number): Buffer {
 
 /** The raw 32-byte ed25519 public key for a seed. */
 export function ed25519PublicFromSeed(seed: Buffer): Buffer {
-  if (seed.length !== 32) {
-    throw new Error(`ed25519 seed must be 32 bytes, got ${seed.length}`);
-  }
   const spki = createPublicKey(ed25519PrivateKey(seed)).export({ format: "der", type: "spki" });
   return Buffer.from(spki.subarray(spki.length - 32));
 }
@@ -41,10 +38,19 @@ export function ed25519PublicBlob(seed: Buffer): Buffer {
 
 /** The authorized_keys-format public key for `seed`: "ssh-ed25519 AAAA... comment". */
 export function publicKeyLine(seed: Buffer, comment: string): string {
+  return lineOfBlob(singleLine(comment), ed25519PublicBlob(seed));
+}
+
+/** `comment`, checked before any key work, so a bad comment is the error reported. */
+function singleLine(comment: string): string {
   if (/[\r\n]/.test(comment)) {
     throw new Error("key comment must be a single line");
   }
-  return `${KEY_TYPE} ${ed25519PublicBlob(seed).toString("base64")}${comment ? ` ${comment}` : ""}`;
+  return comment;
+}
+
+function lineOfBlob(comment: string, publicBlob: Buffer): string {
+  return `${KEY_TYPE} ${publicBlob.toString("base64")}${comment ? ` ${comment}` : ""}`;
 }
 
 export interface OpenSshKeyPair {
@@ -60,8 +66,9 @@ export interface OpenSshKeyPair {
  * Pulumi never sees a spurious diff on the secret.
  */
 export function openSshKeyPairFromSeed(seed: Buffer, comment: string): OpenSshKeyPair {
-  const publicKey = publicKeyLine(seed, comment);
+  singleLine(comment);
   const publicBlob = ed25519PublicBlob(seed);
+  const publicKey = lineOfBlob(comment, publicBlob);
   const pub = publicBlob.subarray(publicBlob.length - 32);
   const checkInt = createHash("sha256").update("nixos-home-server checkint\0").update(seed).digest().readUInt32BE(0);
   let privateSection = Buffer.concat([
