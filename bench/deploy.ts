@@ -13,7 +13,7 @@ import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { startHosts, SimHost, HOSTS_DIR } from "../test/harness/hosts";
-import { bytesUnder, E2EProject } from "../test/harness/project";
+import { bytesUnder, E2EProject, machineCpu } from "../test/harness/project";
 import { pulumiEnv, pulumiExecutable, repoRoot } from "../scripts/pulumi-env";
 
 const SIZES = (process.env.BENCH_SIZES ?? "1,2,4,8").split(",").map(Number);
@@ -32,11 +32,6 @@ const ratio = (what: string, a: number, b: number, unit = "s") => say(`${what.pa
 function target(what: string, ok: boolean, measured: string, limit: string): void {
     const line = `${ok ? "PASS" : "FAIL"}  ${what}: ${measured}${ok ? "" : `  -- limited by: ${limit}`}`;
     verdicts.push(line);
-}
-
-/** The machine's CPU seconds so far (user, nice and system, every core), from /proc/stat. */
-function machineCpu(): number {
-    return fs.readFileSync("/proc/stat", "utf8").split("\n")[0].split(/\s+/).slice(1, 4).reduce((a, b) => a + Number(b), 0) / 100;
 }
 
 /**

@@ -12,7 +12,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
 import { SimHost, startHosts } from "../test/harness/hosts";
-import { E2EProject, FAST_HEALTH } from "../test/harness/project";
+import { E2EProject, FAST_HEALTH, machineCpu } from "../test/harness/project";
 import { pulumiExecutable } from "../scripts/pulumi-env";
 
 const out = process.env.PROF_DIR ?? "/tmp/prof";
@@ -25,14 +25,13 @@ function up(p: E2EProject, label: string, env: Record<string, string>): number |
     // PROF_ENGINE=1: the CLI's own Go CPU profile of each run (`go tool pprof -top` reads it).
     if (process.env.PROF_ENGINE === "1") flags.push("--profiling", path.join(out, `engine-${label}-${Date.now()}`));
     const args = ["-f", "%e wall %U user %S sys", pulumiExecutable(), "up", "--yes", "--skip-preview", "--non-interactive", "-s", p.stackName, ...flags];
-    const cpu = () => fs.readFileSync("/proc/stat", "utf8").split("\n")[0].split(/\s+/).slice(1, 4).reduce((a, b) => a + Number(b), 0) / 100;
-    const before = cpu();
+    const before = machineCpu();
     const r = spawnSync("/usr/bin/time", args, { cwd: p.dir, env: { ...process.env, ...p.env(), PROF_DIR: out, ...env }, encoding: "utf8", maxBuffer: 1 << 30 });
     // A label seen before (a variant listed twice) gets a number: no run's log overwrites another's.
     let file = path.join(out, `${label}.log`);
     for (let i = 2; fs.existsSync(file); i++) file = path.join(out, `${label}.${i}.log`);
     fs.writeFileSync(file, `${r.stdout}\n${r.stderr}`);
-    console.log(`${label}: exit ${r.status} (${r.stderr.trim().split("\n").pop()}; machine ${(cpu() - before).toFixed(2)} s CPU)`);
+    console.log(`${label}: exit ${r.status} (${r.stderr.trim().split("\n").pop()}; machine ${(machineCpu() - before).toFixed(2)} s CPU)`);
     return r.status;
 }
 

@@ -259,6 +259,11 @@ export function bytesUnder(dir: string): number {
     return total;
 }
 
+/** The machine's CPU seconds so far (user, nice and system, every core), from /proc/stat. */
+export function machineCpu(): number {
+    return fs.readFileSync("/proc/stat", "utf8").split("\n")[0].split(/\s+/).slice(1, 4).reduce((a, b) => a + Number(b), 0) / 100;
+}
+
 /** Names of the resources a run changes (any step but same, refresh or read), sorted. */
 export function changed(ops: Ops): string[] {
     const quiet = new Set(["same", "refresh", "read"]);
